@@ -1,0 +1,145 @@
+"""Checkpoints: atomic writes, safe loads, and the model they describe.
+
+A checkpoint is a plain dict of tensors and primitives saved with ``torch.save`` and loaded
+with ``weights_only=True``, so loading never runs pickled code.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from a3c.errors import UserError
+from a3c.model import ActorCritic, MLPActorCritic
+
+FORMAT = "a3c-checkpoint"
+VERSION = 1
+LATEST = "latest.pt"
+BEST = "best.pt"
+CHECKPOINT_DIR = "checkpoints"
+
+
+def build_model(kind: str, num_inputs: int, num_actions: int) -> torch.nn.Module:
+    """Rebuild the network that a checkpoint's ``model_kind`` and arguments name."""
+    if kind == "ActorCritic":
+        return ActorCritic(num_inputs, num_actions)
+    if kind == "MLPActorCritic":
+        return MLPActorCritic(num_inputs, num_actions)
+    raise UserError(f"unknown model kind {kind!r} in checkpoint")
+
+
+def model_spec(model: torch.nn.Module) -> dict[str, Any]:
+    """What :func:`build_model` needs to rebuild ``model``."""
+    if isinstance(model, ActorCritic):
+        num_inputs = model.conv1.in_channels
+    elif isinstance(model, MLPActorCritic):
+        num_inputs = model.fc.in_features
+    else:
+        raise TypeError(f"cannot checkpoint a {type(model).__name__}")
+    return {"model_kind": type(model).__name__, "num_inputs": num_inputs, "num_actions": model.actor_linear.out_features}
+
+
+def make_checkpoint(
+    model: torch.nn.Module,
+    *,
+    env_id: str,
+    global_step: int,
+    config: dict[str, Any],
+    eval_reward: float | None = None,
+    optimizer_state: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Assemble a checkpoint dict; tensors are cloned so a live shared model can keep training."""
+    checkpoint: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        **model_spec(model),
+        "model": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        "env_id": env_id,
+        "global_step": int(global_step),
+        "config": dict(config),
+        "eval_reward": None if eval_reward is None else float(eval_reward),
+    }
+    if optimizer_state is not None:
+        checkpoint["optimizer"] = optimizer_state
+    return checkpoint
+
+
+def save_checkpoint(checkpoint: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write atomically: temp file in the same folder, fsync, rename over ``path``.
+
+    A crash at any point leaves either the previous file or the new one, never a torn one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(checkpoint, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # not possible on every platform (e.g. Windows)
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def resolve_checkpoint_path(path: str | os.PathLike[str]) -> Path:
+    """A checkpoint file, or a run directory whose best (else latest) checkpoint is used."""
+    path = Path(path)
+    if path.is_dir():
+        for candidate in (path / CHECKPOINT_DIR / BEST, path / CHECKPOINT_DIR / LATEST, path / BEST, path / LATEST):
+            if candidate.is_file():
+                return candidate
+        raise UserError(f"no checkpoint in run directory {str(path)!r} (looked for {CHECKPOINT_DIR}/{BEST} and {LATEST})")
+    if not path.exists():
+        raise UserError(f"checkpoint not found: {str(path)!r}")
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load and check a checkpoint file or run directory; raise :class:`UserError` if unusable."""
+    path = resolve_checkpoint_path(path)
+    if path.stat().st_size == 0:
+        raise UserError(f"checkpoint {str(path)!r} is empty")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError, OSError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(f"{str(path)!r} is not a readable a3c checkpoint (truncated or another format): {reason[:120]}") from error
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
+        raise UserError(f"{str(path)!r} is not an a3c checkpoint")
+    if checkpoint.get("version", 0) > VERSION:
+        raise UserError(f"{str(path)!r} was written by a newer a3c (format version {checkpoint['version']})")
+    checkpoint["path"] = str(path)
+    return checkpoint
+
+
+def model_from_checkpoint(checkpoint: dict[str, Any]) -> torch.nn.Module:
+    """Rebuild the network and load the checkpoint's weights into it."""
+    model = build_model(checkpoint["model_kind"], int(checkpoint["num_inputs"]), int(checkpoint["num_actions"]))
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except RuntimeError as error:
+        raise UserError(f"checkpoint {checkpoint.get('path', '')!r} does not match its network: {str(error).splitlines()[0]}") from error
+    return model

@@ -1,0 +1,219 @@
+"""The ``a3c`` command: ``train``, ``evaluate`` and ``envs``.
+
+Bad input ends with one ``a3c: error: ...`` line on stderr and exit code 2, never a
+traceback (``--debug`` shows it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from a3c.config import OPTIMIZERS, TrainConfig, default_num_processes
+from a3c.errors import UserError
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+EXIT_SIGINT = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (argparse prints the usage block too)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UserError(f"{message} (see `{self.prog} --help`)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _add_train_parser(subparsers: Any) -> None:
+    defaults = TrainConfig(num_processes=1)
+    p = subparsers.add_parser(
+        "train",
+        help="train an agent with Hogwild! A3C",
+        description="Train A3C on an Atari game. Algorithm defaults are the seed notebook's.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        argument_default=argparse.SUPPRESS,
+    )
+    algo = p.add_argument_group("algorithm (the seed's flags)")
+    algo.add_argument("--lr", type=float, help=f"learning rate (default {defaults.lr})")
+    algo.add_argument("--gamma", type=float, help=f"discount factor (default {defaults.gamma})")
+    algo.add_argument("--gae-lambda", type=float, help=f"GAE lambda (default {defaults.gae_lambda})")
+    algo.add_argument("--entropy-coef", type=float, help=f"entropy coefficient (default {defaults.entropy_coef})")
+    algo.add_argument("--value-loss-coef", type=float, help=f"value loss coefficient (default {defaults.value_loss_coef})")
+    algo.add_argument("--max-grad-norm", type=float, help=f"gradient norm clip (default {defaults.max_grad_norm:g})")
+    algo.add_argument("--seed", type=int, help=f"random seed; process rank r uses seed + r (default {defaults.seed})")
+    algo.add_argument(
+        "--num-processes",
+        type=int,
+        help=f"training processes (default: one per CPU, here {default_num_processes()}; the seed used 4)",
+    )
+    algo.add_argument("--num-steps", type=int, help=f"forward steps per update (default {defaults.num_steps})")
+    algo.add_argument("--max-episode-length", type=int, help=f"episode cap in agent steps (default {defaults.max_episode_length})")
+    algo.add_argument(
+        "--env-name", "--env", dest="env_name", help=f"Atari game id, legacy ids accepted (default {defaults.env_name})"
+    )
+    algo.add_argument("--no-shared", action="store_true", help="per-worker optimiser statistics instead of shared ones")
+    algo.add_argument(
+        "--max-steps", type=int, help=f"global env steps before training stops (default {defaults.max_steps:,}; the seed's was 20,000)"
+    )
+    algo.add_argument("--optimizer", choices=OPTIMIZERS, help="adam = SharedAdam (seed), rmsprop = the A3C paper's shared RMSProp")
+    run = p.add_argument_group("run")
+    run.add_argument("--run-dir", help="output folder (default runs/<env>-<date>-<time>)")
+    run.add_argument("--force", action="store_true", help="write into an existing non-empty run dir")
+    run.add_argument(
+        "--checkpoint-interval",
+        dest="checkpoint_interval_s",
+        type=float,
+        help=f"seconds between periodic latest checkpoints (default {defaults.checkpoint_interval_s:g})",
+    )
+    run.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=_cmd_train)
+
+
+def _add_evaluate_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "evaluate",
+        help="play greedy episodes with a checkpoint",
+        description="Play greedy episodes (argmax policy) with the seed's stuck guard.",
+    )
+    p.add_argument("--checkpoint", help="checkpoint file, or a run dir (its best checkpoint is used)")
+    p.add_argument("--episodes", type=_positive_int, default=10, help="episodes to play (default 10)")
+    p.add_argument("--env", "--env-name", dest="env_name", help="game id (default: the checkpoint's)")
+    p.add_argument("--seed", type=int, default=0, help="env seed (default 0)")
+    p.add_argument("--max-episode-length", type=_positive_int, default=1_000_000, help="episode cap (default 1000000)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.set_defaults(func=_cmd_evaluate)
+
+
+def _add_envs_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser("envs", help="list the Atari game ids that a3c accepts")
+    p.add_argument("--all-forms", action="store_true", help="list every legacy id form, not just one per game")
+    p.set_defaults(func=_cmd_envs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="a3c", description="A3C (Asynchronous Advantage Actor-Critic) for Atari on the CPU.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+    _add_train_parser(subparsers)
+    _add_evaluate_parser(subparsers)
+    _add_envs_parser(subparsers)
+    return parser
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from a3c.trainer import Trainer, TrainingFailed
+
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    overrides = {k: v for k, v in vars(args).items() if k in fields}
+    config = TrainConfig(**overrides)
+    trainer = Trainer(
+        config, run_dir=getattr(args, "run_dir", None), force=getattr(args, "force", False), quiet=getattr(args, "quiet", False)
+    )
+    try:
+        trainer.train()
+    except TrainingFailed as error:
+        print(f"a3c: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from a3c.checkpoint import load_checkpoint, model_from_checkpoint
+    from a3c.evaluator import play_greedy_episode
+    from a3c.task import corridor_task, atari_task
+
+    if args.checkpoint is None:
+        raise UserError("no --checkpoint given (a checkpoint file or a run dir)")
+    checkpoint = load_checkpoint(args.checkpoint)
+    env_id = args.env_name or checkpoint["env_id"]
+    task = corridor_task() if env_id == "Corridor" else atari_task(env_id)
+    env = task.make_env(args.seed)
+    num_actions = int(env.action_space.n)
+    if num_actions != int(checkpoint["num_actions"]):
+        raise UserError(
+            f"checkpoint {checkpoint['path']!r} was trained on {checkpoint['env_id']} with {checkpoint['num_actions']} actions, "
+            f"but {env_id} has {num_actions}"
+        )
+    model = model_from_checkpoint(checkpoint)
+    model.eval()
+    rewards: list[float] = []
+    lengths: list[int] = []
+    ended_by: list[str] = []
+    for episode in range(1, args.episodes + 1):
+        result = play_greedy_episode(model, env, args.max_episode_length)
+        assert result is not None
+        rewards.append(result.reward)
+        lengths.append(result.length)
+        ended_by.append(result.ended_by)
+        if not args.json:
+            note = "" if result.ended_by == "terminated" else f" ({result.ended_by})"
+            print(f"episode {episode}: reward {result.reward:g}, length {result.length}{note}", flush=True)
+    env.close()
+    summary: dict[str, Any] = {
+        "checkpoint": checkpoint["path"],
+        "env_id": env_id,
+        "global_step": checkpoint["global_step"],
+        "episodes": rewards,
+        "lengths": lengths,
+        "ended_by": ended_by,
+        "mean_reward": statistics.fmean(rewards),
+        "std_reward": statistics.pstdev(rewards),
+        "min_reward": min(rewards),
+        "max_reward": max(rewards),
+        "mean_length": statistics.fmean(lengths),
+    }
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(
+            f"{len(rewards)} episodes: mean {summary['mean_reward']:.2f}, std {summary['std_reward']:.2f}, "
+            f"min {summary['min_reward']:g}, max {summary['max_reward']:g}"
+        )
+    return 0
+
+
+def _cmd_envs(args: argparse.Namespace) -> int:
+    from a3c.envs.atari import atari_games, list_env_ids
+
+    if args.all_forms:
+        print("\n".join(list_env_ids()))
+    else:
+        for game in atari_games():
+            print(f"ALE/{game}-v5  {game}Deterministic-v4  {game}NoFrameskip-v4  {game}-v4")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.func(args))
+    except UserError as error:
+        if debug:
+            raise
+        print(f"a3c: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        return EXIT_SIGINT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

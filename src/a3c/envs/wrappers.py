@@ -1,0 +1,63 @@
+"""The seed's observation pipeline: 42x42 grey frames with running normalisation.
+
+Follows the preprocessing of the seed notebook (itself after universe-starter-agent):
+crop rows 34..194, resize to 80x80 then 42x42 with OpenCV's default bilinear filter,
+average the colour channels, scale to [0, 1], channel first.
+"""
+
+from __future__ import annotations
+
+import cv2
+import gymnasium as gym
+import numpy as np
+
+FRAME_SHAPE = (1, 42, 42)
+
+
+def process_frame42(frame: np.ndarray) -> np.ndarray:
+    """Turn one 210x160x3 RGB Atari frame into a float32 array of shape (1, 42, 42) in [0, 1]."""
+    frame = frame[34 : 34 + 160, :160]
+    # Two resizes, not one: the intermediate 80x80 step changes the result and is the seed's.
+    frame = cv2.resize(frame, (80, 80))
+    frame = cv2.resize(frame, (42, 42))
+    grey = frame.mean(axis=2, keepdims=True).astype(np.float32)
+    grey *= 1.0 / 255.0
+    return np.moveaxis(grey, -1, 0)
+
+
+class Rescale42x42(gym.ObservationWrapper):
+    """Apply :func:`process_frame42` to every observation."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.observation_space = gym.spaces.Box(0.0, 1.0, FRAME_SHAPE, dtype=np.float32)
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        return process_frame42(observation)
+
+
+class RunningFrameNormalizer(gym.ObservationWrapper):
+    """Normalise each frame by exponential moving averages of frame means and stds.
+
+    The statistics are per env instance and persist across episodes. The averages start at
+    zero, so they are bias-corrected by ``1 - alpha**t`` as in Adam.
+    """
+
+    def __init__(self, env: gym.Env, alpha: float = 0.9999, eps: float = 1e-8) -> None:
+        super().__init__(env)
+        self.alpha = alpha
+        self.eps = eps
+        self.state_mean = 0.0
+        self.state_std = 0.0
+        self.num_steps = 0
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, env.observation_space.shape, dtype=np.float32)
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        self.num_steps += 1
+        self.state_mean = self.state_mean * self.alpha + float(observation.mean()) * (1 - self.alpha)
+        self.state_std = self.state_std * self.alpha + float(observation.std()) * (1 - self.alpha)
+        correction = 1 - self.alpha**self.num_steps
+        mean = self.state_mean / correction
+        std = self.state_std / correction
+        return ((observation - mean) / (std + self.eps)).astype(np.float32)
+

@@ -1,0 +1,139 @@
+"""Optimisers whose statistics live in shared memory, so every worker updates the same ones.
+
+Both create their state eagerly in ``__init__`` (torch optimisers create it lazily on the
+first step), so that :meth:`share_memory` can move it to shared memory before the workers
+start. Updates are applied in place without a lock, as in Hogwild! (Recht et al. 2011).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+
+import torch
+from torch.optim import Optimizer
+
+
+class _SharedStateOptimizer(Optimizer):
+    def _state_tensors(self) -> Iterable[torch.Tensor]:
+        for group in self.param_groups:
+            for p in group["params"]:
+                yield from (v for v in self.state[p].values() if torch.is_tensor(v))
+
+    def share_memory(self) -> "_SharedStateOptimizer":
+        """Move every statistic (including step counts) into shared memory. Returns self."""
+        for tensor in self._state_tensors():
+            tensor.share_memory_()
+        return self
+
+
+class SharedAdam(_SharedStateOptimizer):
+    """Adam (Kingma & Ba 2015) with shared first/second moments and step counts.
+
+    In one process it computes the same update as ``torch.optim.Adam`` (non-AMSGrad, L2
+    weight decay): ``p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[torch.Tensor] | Iterable[dict],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        if lr <= 0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
+            raise ValueError(f"Invalid betas: {betas}")
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
+        for group in self.param_groups:
+            for p in group["params"]:
+                state = self.state[p]
+                # float64 keeps the count exact far beyond float32's 2**24 updates.
+                state["step"] = torch.zeros((), dtype=torch.float64)
+                state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = p.grad
+                if group["weight_decay"] != 0:
+                    grad = grad.add(p, alpha=group["weight_decay"])
+                state = self.state[p]
+                state["step"] += 1
+                t = state["step"].item()
+                state["exp_avg"].lerp_(grad, 1 - beta1)
+                state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                bias_correction1 = 1 - beta1**t
+                bias_correction2 = 1 - beta2**t
+                denom = (state["exp_avg_sq"].sqrt() / math.sqrt(bias_correction2)).add_(group["eps"])
+                p.addcdiv_(state["exp_avg"], denom, value=-group["lr"] / bias_correction1)
+        return loss
+
+
+class SharedRMSprop(_SharedStateOptimizer):
+    """The A3C paper's shared RMSProp (Mnih et al. 2016, sec. 4):
+    ``g = alpha g + (1 - alpha) grad^2;  p -= lr grad / sqrt(g + eps)``.
+
+    Unlike ``torch.optim.RMSprop``, eps sits inside the square root, as in the paper. The
+    defaults alpha = 0.99 (paper, sec. 8) and eps = 0.1 (the authors' setting as reported in
+    miyosuda/async_deep_reinforce issue #1) are those of the paper's Atari runs.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[torch.Tensor] | Iterable[dict],
+        lr: float = 7e-4,
+        alpha: float = 0.99,
+        eps: float = 0.1,
+        weight_decay: float = 0.0,
+    ) -> None:
+        if lr <= 0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= alpha < 1.0:
+            raise ValueError(f"Invalid alpha: {alpha}")
+        super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay})
+        for group in self.param_groups:
+            for p in group["params"]:
+                state = self.state[p]
+                state["step"] = torch.zeros((), dtype=torch.float64)
+                state["square_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = p.grad
+                if group["weight_decay"] != 0:
+                    grad = grad.add(p, alpha=group["weight_decay"])
+                state = self.state[p]
+                state["step"] += 1
+                square_avg = state["square_avg"]
+                square_avg.mul_(group["alpha"]).addcmul_(grad, grad, value=1 - group["alpha"])
+                p.addcdiv_(grad, square_avg.add(group["eps"]).sqrt_(), value=-group["lr"])
+        return loss
+
+
+def make_optimizer(name: str, params: Iterable[torch.Tensor], lr: float) -> Optimizer:
+    """The optimiser that ``--optimizer`` names, with its default hyperparameters."""
+    if name == "adam":
+        return SharedAdam(params, lr=lr)
+    if name == "rmsprop":
+        return SharedRMSprop(params, lr=lr)
+    raise ValueError(f"unknown optimizer {name!r}")

@@ -1,0 +1,107 @@
+"""The run directory: resolved config, evaluation metrics CSV and checkpoints.
+
+::
+
+    runs/PongDeterministic-v4-20261125-141500/
+        config.yaml             the resolved TrainConfig
+        metrics.csv             one row per evaluation episode
+        checkpoints/latest.pt   written periodically and at the end
+        checkpoints/best.pt     the evaluated weights with the highest episode reward
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from a3c.checkpoint import BEST, CHECKPOINT_DIR, LATEST
+from a3c.config import TrainConfig
+from a3c.errors import UserError
+
+METRICS_FIELDS = (
+    "wall_time_s",
+    "global_steps",
+    "fps",
+    "episode_reward",
+    "episode_length",
+    "ended_by",
+    "weights_step",
+    "unix_time",
+)
+"""Columns of ``metrics.csv``. ``fps`` is global steps per second of wall time since the start;
+``weights_step`` is the global step at which the evaluated weights were copied."""
+
+
+def default_run_dir(env_id: str, now: dt.datetime | None = None) -> Path:
+    stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    safe_env = re.sub(r"[^A-Za-z0-9_.-]+", "-", env_id).strip("-")
+    return Path("runs") / f"{safe_env}-{stamp}"
+
+
+class RunDir:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.csv"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.path / CHECKPOINT_DIR
+
+    @property
+    def latest_path(self) -> Path:
+        return self.checkpoint_dir / LATEST
+
+    @property
+    def best_path(self) -> Path:
+        return self.checkpoint_dir / BEST
+
+    def create(self, force: bool = False) -> "RunDir":
+        """Make the folder; refuse one that holds files unless ``force`` (never deletes anything)."""
+        if self.path.exists() and not self.path.is_dir():
+            raise UserError(f"run dir {str(self.path)!r} exists and is not a directory")
+        if self.path.is_dir() and any(self.path.iterdir()) and not force:
+            raise UserError(f"run dir {str(self.path)!r} exists and is not empty; choose another --run-dir or pass --force")
+        try:
+            self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            probe = self.path / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as error:
+            raise UserError(f"cannot write to run dir {str(self.path)!r}: {error.strerror or error}") from error
+        return self
+
+    def write_config(self, config: TrainConfig, extra: dict[str, Any] | None = None) -> None:
+        data = config.to_dict()
+        text = yaml.safe_dump(data, sort_keys=False)
+        if extra:
+            text = "".join(f"# {k}: {v}\n" for k, v in extra.items()) + text
+        self.config_path.write_text(text)
+
+    def start_metrics(self) -> None:
+        """Write the CSV header, unless the file already has one."""
+        if not self.metrics_path.exists() or self.metrics_path.stat().st_size == 0:
+            with self.metrics_path.open("w", newline="") as handle:
+                csv.writer(handle).writerow(METRICS_FIELDS)
+
+    def append_metrics(self, row: dict[str, Any]) -> None:
+        with self.metrics_path.open("a", newline="") as handle:
+            csv.DictWriter(handle, METRICS_FIELDS).writerow(row)
+
+    def read_metrics(self) -> list[dict[str, str]]:
+        if not self.metrics_path.exists():
+            return []
+        with self.metrics_path.open(newline="") as handle:
+            return list(csv.DictReader(handle))

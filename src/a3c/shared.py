@@ -1,0 +1,56 @@
+"""What every process shares: the model, the optimiser statistics, the step counter, a stop flag."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from multiprocessing.context import BaseContext
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.optim import Optimizer
+
+#: Process start method. ``spawn`` behaves the same on Linux, macOS and Windows, and never
+#: forks a parent's threads or locks into a child.
+START_METHOD = "spawn"
+
+
+def seed_process(seed: int) -> None:
+    """One intra-op thread per process (the cores belong to the workers) and seeded RNGs."""
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+@dataclass
+class SharedState:
+    """Handles passed to every process. Tensors live in shared memory; the rest are mp objects."""
+
+    model: nn.Module
+    optimizer: Optimizer | None
+    """None with ``--no-shared``: each worker then builds its own."""
+    counter: Any
+    """``multiprocessing.Value('q')``: global env steps across workers."""
+    stop: Any
+    """``multiprocessing.Event``: set by the trainer to stop every process early."""
+
+    @classmethod
+    def create(cls, model: nn.Module, optimizer: Optimizer | None, ctx: BaseContext, start_step: int = 0) -> "SharedState":
+        model.share_memory()
+        if optimizer is not None:
+            optimizer.share_memory()  # type: ignore[attr-defined]
+        return cls(model, optimizer, ctx.Value("q", start_step), ctx.Event())
+
+    @property
+    def global_step(self) -> int:
+        return int(self.counter.value)
+
+    def add_steps(self, n: int) -> None:
+        with self.counter.get_lock():
+            self.counter.value += n
+
+    def should_stop(self, max_steps: int) -> bool:
+        return self.stop.is_set() or self.counter.value >= max_steps

@@ -1,0 +1,50 @@
+"""A task pairs an env factory with the network that fits it.
+
+Processes are started with ``spawn``, so a task must pickle: it holds module-level functions
+and ``functools.partial`` objects, never lambdas.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import gymnasium as gym
+from torch import nn
+
+from a3c.envs.atari import make_atari_env, resolve_env_id
+from a3c.envs.toy import make_corridor
+from a3c.model import ActorCritic, MLPActorCritic
+
+
+@dataclass(frozen=True)
+class Task:
+    env_id: str
+    """Name recorded in checkpoints and metrics."""
+    make_env: Callable[[int | None], gym.Env]
+    """``make_env(seed)`` builds one env seeded with ``seed``."""
+    make_model: Callable[[gym.Env], nn.Module]
+    """``make_model(env)`` builds a freshly initialised network for ``env``'s spaces."""
+
+
+def conv_model(env: gym.Env) -> nn.Module:
+    return ActorCritic(env.observation_space.shape[0], env.action_space)
+
+
+def mlp_model(env: gym.Env) -> nn.Module:
+    return MLPActorCritic(env.observation_space.shape[0], env.action_space)
+
+
+def atari_task(env_id: str) -> Task:
+    """The seed's setting: a preprocessed Atari game and the conv+LSTM network.
+
+    Raises :class:`a3c.errors.UserError` at once for an id that is not an Atari game.
+    """
+    resolve_env_id(env_id)
+    return Task(env_id, functools.partial(make_atari_env, env_id), conv_model)
+
+
+def corridor_task(length: int = 10, time_limit: int = 20) -> Task:
+    """The tiny :class:`a3c.envs.toy.Corridor` task with the MLP network, for fast tests."""
+    return Task("Corridor", functools.partial(make_corridor, length=length, time_limit=time_limit), mlp_model)

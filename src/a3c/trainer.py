@@ -1,0 +1,170 @@
+"""Launch a training run: shared model and optimiser, one evaluator and N workers, then watch them.
+
+The parent process does no training. It polls its children, writes the ``latest``
+checkpoint periodically and at the end, and stops everything if a child fails, so a dead
+worker can never leave the run hanging.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.multiprocessing as mp
+
+from a3c.checkpoint import make_checkpoint, save_checkpoint
+from a3c.config import TrainConfig
+from a3c.evaluator import evaluator_main, format_elapsed
+from a3c.optim import make_optimizer
+from a3c.run_dir import RunDir, default_run_dir
+from a3c.shared import START_METHOD, SharedState, seed_process
+from a3c.task import Task, atari_task
+from a3c.worker import worker_main
+
+POLL_INTERVAL_S = 0.2
+JOIN_TIMEOUT_S = 10.0
+
+
+class TrainingFailed(RuntimeError):
+    """A worker or the evaluator exited with an error; the run was stopped and checkpointed."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    global_step: int
+    wall_time_s: float
+    latest_checkpoint: Path
+    best_checkpoint: Path | None
+
+
+class Trainer:
+    def __init__(
+        self,
+        config: TrainConfig,
+        run_dir: str | Path | None = None,
+        task: Task | None = None,
+        force: bool = False,
+        quiet: bool = False,
+        progress_interval_s: float = 60.0,
+    ) -> None:
+        self.config = config.validate()
+        self.task = task or atari_task(config.env_name)
+        self.run = RunDir(run_dir or default_run_dir(self.task.env_id))
+        self.force = force
+        self.quiet = quiet
+        self.progress_interval_s = progress_interval_s
+        self.ctx = mp.get_context(START_METHOD)
+
+    def _log(self, message: str) -> None:
+        if not self.quiet:
+            print(f"[a3c] {message}", flush=True)
+
+    def _build_shared(self) -> SharedState:
+        cfg = self.config
+        seed_process(cfg.seed)
+        probe_env = self.task.make_env(cfg.seed)
+        model = self.task.make_model(probe_env)
+        probe_env.close()
+        optimizer = None if cfg.no_shared else make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
+        return SharedState.create(model, optimizer, self.ctx)
+
+    def _save_latest(self, shared: SharedState) -> Path:
+        optimizer_state = shared.optimizer.state_dict() if shared.optimizer is not None else None
+        checkpoint = make_checkpoint(
+            shared.model,
+            env_id=self.task.env_id,
+            global_step=shared.global_step,
+            config=self.config.to_dict(),
+            optimizer_state=optimizer_state,
+        )
+        return save_checkpoint(checkpoint, self.run.latest_path)
+
+    def _stop_all(self, shared: SharedState, processes: list[mp.Process]) -> None:
+        shared.stop.set()
+        deadline = time.monotonic() + JOIN_TIMEOUT_S
+        for process in processes:
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=2.0)
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+    def train(self) -> TrainResult:
+        cfg = self.config
+        self.run.create(force=self.force)
+        self.run.write_config(cfg, extra={"a3c run": self.task.env_id, "torch": torch.__version__})
+        self.run.start_metrics()
+        shared = self._build_shared()
+        start = time.time()
+        self._log(
+            f"training {self.task.env_id} with {cfg.num_processes} workers + 1 evaluator for "
+            f"{cfg.max_steps:,} steps; run dir {self.run.path}"
+        )
+
+        evaluator = self.ctx.Process(
+            target=evaluator_main,
+            args=(cfg.num_processes, cfg, self.task, shared, str(self.run.path), start, None, self.quiet),
+            name="a3c-evaluator",
+            daemon=True,
+        )
+        workers = [
+            self.ctx.Process(target=worker_main, args=(rank, cfg, self.task, shared), name=f"a3c-worker-{rank}", daemon=True)
+            for rank in range(cfg.num_processes)
+        ]
+        processes = [evaluator, *workers]
+        for process in processes:
+            process.start()
+
+        last_checkpoint = last_progress = time.monotonic()
+        try:
+            while True:
+                failed = [p for p in processes if p.exitcode not in (None, 0)]
+                if failed:
+                    names = ", ".join(f"{p.name} (exit code {p.exitcode})" for p in failed)
+                    self._stop_all(shared, processes)
+                    path = self._save_latest(shared)
+                    raise TrainingFailed(f"{names} failed at step {shared.global_step:,}; latest checkpoint saved to {path}")
+                if not any(p.is_alive() for p in workers):
+                    break
+                now = time.monotonic()
+                if now - last_checkpoint >= cfg.checkpoint_interval_s:
+                    self._save_latest(shared)
+                    last_checkpoint = now
+                if now - last_progress >= self.progress_interval_s:
+                    elapsed = time.time() - start
+                    self._log(
+                        f"{format_elapsed(elapsed)}  step {shared.global_step:,}/{cfg.max_steps:,}  "
+                        f"{shared.global_step / elapsed:.0f} steps/s"
+                    )
+                    last_progress = now
+                time.sleep(POLL_INTERVAL_S)
+        except KeyboardInterrupt:
+            self._stop_all(shared, processes)
+            path = self._save_latest(shared)
+            print(f"[a3c] interrupted at step {shared.global_step:,}; latest checkpoint saved to {path}", file=sys.stderr, flush=True)
+            raise
+
+        self._stop_all(shared, processes)
+        latest = self._save_latest(shared)
+        wall = time.time() - start
+        self._log(
+            f"done: {shared.global_step:,} steps in {format_elapsed(wall)} "
+            f"({shared.global_step / max(wall, 1e-9):.0f} steps/s); checkpoints in {self.run.checkpoint_dir}"
+        )
+        best = self.run.best_path if self.run.best_path.exists() else None
+        return TrainResult(self.run.path, shared.global_step, wall, latest, best)
+
+
+def train(config: TrainConfig, run_dir: str | Path | None = None, task: Task | None = None, **kwargs: object) -> TrainResult:
+    """Train with ``config`` and return where the results are. See :class:`Trainer`."""
+    return Trainer(config, run_dir=run_dir, task=task, **kwargs).train()  # type: ignore[arg-type]
+
+
+__all__ = ["TrainResult", "Trainer", "TrainingFailed", "train"]

@@ -1,0 +1,204 @@
+"""One Hogwild! training worker: roll out, compute the A3C loss, update the shared model.
+
+Each update, in the seed's order:
+1. copy the shared weights into the local model;
+2. run up to ``num_steps`` env steps (stopping early at an episode's end), carrying the LSTM
+   state across rollouts within an episode, detached from the previous rollout's graph;
+3. compute the loss (:mod:`a3c.losses`), back-propagate, clip the gradient norm;
+4. hand the local gradients to the shared parameters and step the shared optimiser, no lock.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.optim import Optimizer
+
+from a3c.config import TrainConfig
+from a3c.losses import RolloutLoss, a3c_loss
+from a3c.model import Hidden
+from a3c.optim import make_optimizer
+from a3c.shared import SharedState, seed_process
+from a3c.task import Task
+
+
+@dataclass
+class Rollout:
+    log_probs: torch.Tensor
+    """(T, 1), with grad."""
+    entropies: torch.Tensor
+    values: torch.Tensor
+    rewards: torch.Tensor
+    """Clipped to [-1, 1], (T, 1)."""
+    bootstrap_value: torch.Tensor
+    """V(s_T), or 0 if the episode ended, (1,)."""
+    done: bool
+    episode_returns: list[float] = field(default_factory=list)
+    """Unclipped returns of the episodes that ended in this rollout."""
+
+
+@dataclass
+class UpdateStats:
+    steps: int
+    policy_loss: float
+    value_loss: float
+    entropy: float
+    grad_norm: float
+    applied: bool
+    """False when the loss or gradient was not finite and the update was skipped."""
+
+
+def hand_off_gradients(local_model: nn.Module, shared_model: nn.Module) -> None:
+    """Point each shared parameter's ``.grad`` at this rollout's local gradient.
+
+    The assignment is redone on every update. The old ``ensure_shared_grads`` assigned only
+    once and relied on ``zero_grad()`` zeroing grads in place; since PyTorch 2 it sets them to
+    None instead, so the shared grads went stale after the first update.
+    """
+    for local, shared in zip(local_model.parameters(), shared_model.parameters()):
+        shared.grad = local.grad
+
+
+class Worker:
+    """The state of one worker: its env, local model, LSTM state and episode bookkeeping."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        env: gym.Env,
+        local_model: nn.Module,
+        shared: SharedState,
+        optimizer: Optimizer,
+    ) -> None:
+        self.config = config
+        self.env = env
+        self.model = local_model
+        self.shared = shared
+        self.optimizer = optimizer
+        self.obs, _ = env.reset()
+        self.hidden: Hidden = local_model.initial_state()
+        self.done = True
+        self.episode_length = 0
+        self.episode_return = 0.0
+        self.skipped_updates = 0
+
+    def _obs_tensor(self) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(self.obs, dtype=np.float32)).unsqueeze(0)
+
+    def rollout(self) -> Rollout:
+        """Run up to ``num_steps`` steps with the local model, building the graph for backward."""
+        cfg = self.config
+        if self.done:
+            self.hidden = self.model.initial_state()
+        else:
+            self.hidden = (self.hidden[0].detach(), self.hidden[1].detach())
+        log_probs, entropies, values, rewards = [], [], [], []
+        finished: list[float] = []
+        self.done = False
+        for _ in range(cfg.num_steps):
+            self.episode_length += 1
+            value, logits, self.hidden = self.model(self._obs_tensor(), self.hidden)
+            prob = F.softmax(logits, dim=-1)
+            log_prob = F.log_softmax(logits, dim=-1)
+            action = prob.multinomial(num_samples=1).detach()
+            entropies.append(-(log_prob * prob).sum(1))
+            log_probs.append(log_prob.gather(1, action).squeeze(1))
+            values.append(value.squeeze(1))
+
+            self.obs, reward, terminated, truncated, _ = self.env.step(int(action.item()))
+            self.episode_return += float(reward)
+            self.done = bool(terminated or truncated) or self.episode_length >= cfg.max_episode_length
+            rewards.append(max(min(float(reward), 1.0), -1.0))
+            self.shared.add_steps(1)
+
+            if self.done:
+                finished.append(self.episode_return)
+                self.episode_length = 0
+                self.episode_return = 0.0
+                self.obs, _ = self.env.reset()
+                break
+
+        if self.done:
+            bootstrap = torch.zeros(1)
+        else:
+            with torch.no_grad():
+                bootstrap = self.model(self._obs_tensor(), self.hidden)[0].squeeze(1)
+        return Rollout(
+            log_probs=torch.stack(log_probs),
+            entropies=torch.stack(entropies),
+            values=torch.stack(values),
+            rewards=torch.tensor(rewards, dtype=torch.float32).unsqueeze(1),
+            bootstrap_value=bootstrap,
+            done=self.done,
+            episode_returns=finished,
+        )
+
+    def loss(self, rollout: Rollout) -> RolloutLoss:
+        cfg = self.config
+        return a3c_loss(
+            rollout.log_probs,
+            rollout.entropies,
+            rollout.values,
+            rollout.rewards,
+            rollout.bootstrap_value,
+            dones=None,
+            gamma=cfg.gamma,
+            gae_lambda=cfg.gae_lambda,
+            entropy_coef=cfg.entropy_coef,
+        )
+
+    def update(self) -> UpdateStats:
+        """One A3C update: sync, roll out, back-propagate, hand off, step the shared optimiser."""
+        self.model.load_state_dict(self.shared.model.state_dict())
+        rollout = self.rollout()
+        losses = self.loss(rollout)
+        total = losses.total(self.config.value_loss_coef)
+        self.model.zero_grad(set_to_none=True)
+        total.backward()
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm))
+        applied = math.isfinite(float(total.detach())) and math.isfinite(grad_norm)
+        if applied:
+            hand_off_gradients(self.model, self.shared.model)
+            self.optimizer.step()
+            # Drop the references so no later step can re-apply this rollout's gradient.
+            self.shared.model.zero_grad(set_to_none=True)
+        else:
+            self.skipped_updates += 1
+        return UpdateStats(
+            steps=len(rollout.rewards),
+            policy_loss=float(losses.policy_loss.detach()),
+            value_loss=float(losses.value_loss.detach()),
+            entropy=float(losses.entropy),
+            grad_norm=grad_norm,
+            applied=applied,
+        )
+
+
+def build_worker(rank: int, config: TrainConfig, task: Task, shared: SharedState) -> Worker:
+    """Everything a worker process builds for itself, seeded with ``seed + rank``."""
+    seed_process(config.seed + rank)
+    env = task.make_env(config.seed + rank)
+    local_model = task.make_model(env)
+    optimizer = shared.optimizer
+    if optimizer is None:  # --no-shared: private statistics over the shared parameters
+        optimizer = make_optimizer(config.optimizer, shared.model.parameters(), config.lr)
+    return Worker(config, env, local_model, shared, optimizer)
+
+
+def worker_main(rank: int, config: TrainConfig, task: Task, shared: SharedState) -> None:
+    """Entry point of a training process. Runs until ``max_steps`` or the stop event."""
+    worker = build_worker(rank, config, task, shared)
+    try:
+        while not shared.should_stop(config.max_steps):
+            worker.update()
+    except KeyboardInterrupt:  # the trainer handles Ctrl-C; workers just leave quietly
+        pass
+    finally:
+        worker.env.close()
+
