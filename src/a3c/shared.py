@@ -40,8 +40,8 @@ class SharedState:
     @classmethod
     def create(cls, model: nn.Module, optimizer: Optimizer | None, ctx: BaseContext, start_step: int = 0) -> "SharedState":
         model.share_memory()
-        if optimizer is not None:
-            optimizer.share_memory()  # type: ignore[attr-defined]
+        if optimizer is not None and hasattr(optimizer, "share_memory"):
+            optimizer.share_memory()
         return cls(model, optimizer, ctx.Value("q", start_step), ctx.Event())
 
     @property

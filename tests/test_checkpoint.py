@@ -1,0 +1,77 @@
+import pickle
+
+import pytest
+import torch
+
+from a3c.checkpoint import load_checkpoint, make_checkpoint, model_from_checkpoint, save_checkpoint
+from a3c.errors import UserError
+from a3c.model import ActorCritic
+
+
+def _checkpoint(step: int = 7) -> dict:
+    return make_checkpoint(ActorCritic(1, 6), env_id="PongDeterministic-v4", global_step=step, config={"lr": 1e-4})
+
+
+def test_round_trip_holds_weights_config_game_and_step(tmp_path):
+    model = ActorCritic(1, 6)
+    ck = make_checkpoint(model, env_id="PongDeterministic-v4", global_step=1234, config={"lr": 1e-4}, eval_reward=3.0)
+    path = save_checkpoint(ck, tmp_path / "c.pt")
+    loaded = load_checkpoint(path)
+    assert loaded["env_id"] == "PongDeterministic-v4" and loaded["global_step"] == 1234
+    assert loaded["config"] == {"lr": 1e-4} and loaded["eval_reward"] == 3.0 and loaded["num_actions"] == 6
+    rebuilt = model_from_checkpoint(loaded)
+    for a, b in zip(model.state_dict().values(), rebuilt.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_a_crash_mid_write_leaves_the_previous_checkpoint_readable(tmp_path, monkeypatch):
+    path = save_checkpoint(_checkpoint(1), tmp_path / "latest.pt")
+
+    def torn_save(obj, handle):
+        handle.write(b"PK\x03\x04 half a zip")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", torn_save)
+    with pytest.raises(OSError):
+        save_checkpoint(_checkpoint(2), path)
+    monkeypatch.undo()
+    assert load_checkpoint(path)["global_step"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["latest.pt"]  # no temp files left behind
+
+
+class _Evil:
+    def __reduce__(self):
+        return (exec, ("import pathlib; pathlib.Path('pwned').write_text('x')",))
+
+
+def test_loading_never_runs_pickled_code(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "a3c-checkpoint", "payload": _Evil()}, path)
+    with pytest.raises(UserError):
+        load_checkpoint(path)
+    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [(b"", "is empty"), (b"hello, not a checkpoint", "not a readable a3c checkpoint"), (pickle.dumps([1, 2]), "not a readable")],
+)
+def test_unusable_files_are_rejected_with_one_line(tmp_path, content, fragment):
+    path = tmp_path / "bad.pt"
+    path.write_bytes(content)
+    with pytest.raises(UserError) as info:
+        load_checkpoint(path)
+    assert fragment in str(info.value) and "\n" not in str(info.value)
+
+
+def test_truncated_and_foreign_files_are_rejected(tmp_path):
+    good = save_checkpoint(_checkpoint(), tmp_path / "good.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(good[: len(good) // 2])
+    with pytest.raises(UserError, match="not a readable"):
+        load_checkpoint(tmp_path / "cut.pt")
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
+    with pytest.raises(UserError, match="is not an a3c checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+    with pytest.raises(UserError, match="not found"):
+        load_checkpoint(tmp_path / "missing.pt")

@@ -1,0 +1,120 @@
+"""End to end: the trainer with real processes, on the toy task and on real Pong."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from a3c.checkpoint import load_checkpoint, model_from_checkpoint
+from a3c.config import TrainConfig
+from a3c.envs import make_corridor
+from a3c.evaluator import play_greedy_episode
+from a3c.task import Task, corridor_task, mlp_model
+from a3c.trainer import TrainingFailed, train
+
+pytestmark = pytest.mark.slow
+
+
+def _sampled_success_rate(model: torch.nn.Module | None, episodes: int, seed: int) -> float:
+    """Success rate of the stochastic policy (or of uniform random actions when model is None)."""
+    env = make_corridor(seed)
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    wins = 0.0
+    for _ in range(episodes):
+        obs, _ = env.reset()
+        hidden = None if model is None else model.initial_state()
+        while True:
+            if model is None:
+                action = int(rng.integers(3))
+            else:
+                with torch.no_grad():
+                    _, logits, hidden = model(torch.from_numpy(obs).unsqueeze(0), hidden)
+                action = int(torch.softmax(logits, -1).multinomial(1).item())
+            obs, reward, terminated, truncated, _ = env.step(action)
+            if terminated or truncated:
+                wins += reward
+                break
+    return wins / episodes
+
+
+def test_a3c_learns_the_corridor_where_a_random_policy_fails(tmp_path):
+    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=30_000, lr=1e-3, num_steps=5, max_episode_length=1000)
+    start = time.monotonic()
+    result = train(config, run_dir=tmp_path / "run", task=corridor_task(), quiet=True)
+    elapsed = time.monotonic() - start
+    assert result.global_step >= 30_000
+    model = model_from_checkpoint(load_checkpoint(result.latest_checkpoint))
+    untrained = mlp_model(make_corridor(0))
+
+    random_rate = _sampled_success_rate(None, 300, seed=1)
+    untrained_rate = _sampled_success_rate(untrained, 300, seed=1)
+    learned_rate = _sampled_success_rate(model, 300, seed=1)
+    assert random_rate < 0.1 and untrained_rate < 0.1
+    assert learned_rate >= 0.9, f"learned policy succeeds in {learned_rate:.0%} (random {random_rate:.0%})"
+    greedy = [play_greedy_episode(model, make_corridor(s), 1000).reward for s in range(5)]
+    assert greedy == [1.0] * 5
+    assert elapsed < 120
+
+
+def test_training_stops_at_max_steps_and_leaves_a_complete_run_dir(tmp_path):
+    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=2_000, num_steps=5, seed=7)
+    result = train(config, run_dir=tmp_path / "run", task=corridor_task(), quiet=True)
+    run = tmp_path / "run"
+    assert 2_000 <= result.global_step < 2_000 + 2 * 5
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved == config.to_dict()
+    header, *rows = (run / "metrics.csv").read_text().splitlines()
+    assert header.split(",")[:5] == ["wall_time_s", "global_steps", "fps", "episode_reward", "episode_length"]
+    assert rows, "the evaluator logged no episode"
+    latest = load_checkpoint(run / "checkpoints" / "latest.pt")
+    assert latest["global_step"] == result.global_step and latest["env_id"] == "Corridor"
+    assert latest["config"]["seed"] == 7 and "optimizer" in latest
+    best = load_checkpoint(run / "checkpoints" / "best.pt")
+    assert best["eval_reward"] == max(float(r.split(",")[3]) for r in rows)
+
+
+def _env_that_breaks_in_workers(seed, base_seed=0):
+    if seed != base_seed:
+        raise RuntimeError("simulated worker crash")
+    return make_corridor(seed)
+
+
+def test_a_failing_worker_stops_the_run_instead_of_hanging(tmp_path):
+    task = Task("Corridor", _env_that_breaks_in_workers, mlp_model)
+    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=10**9, seed=0)
+    start = time.monotonic()
+    with pytest.raises(TrainingFailed, match="exit code"):
+        train(config, run_dir=tmp_path / "run", task=task, quiet=True)
+    assert time.monotonic() - start < 60
+    assert (tmp_path / "run" / "checkpoints" / "latest.pt").exists()
+
+
+def _a3c(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "a3c.cli", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_short_real_pong_run_then_evaluate(tmp_path):
+    run = tmp_path / "pong"
+    proc = _a3c("train", "--num-processes", "2", "--max-steps", "2000", "--run-dir", str(run), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    latest = load_checkpoint(run / "checkpoints" / "latest.pt")
+    assert latest["env_id"] == "PongDeterministic-v4" and latest["global_step"] >= 2000
+    assert latest["num_actions"] == 6
+
+    proc = _a3c("evaluate", "--checkpoint", str(run), "--episodes", "2", "--max-episode-length", "300", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert len(report["episodes"]) == 2 and report["mean_reward"] == pytest.approx(np.mean(report["episodes"]))
+    assert all(length <= 300 for length in report["lengths"])
+
+    proc = _a3c("evaluate", "--checkpoint", str(run / "checkpoints" / "latest.pt"), "--episodes", "1", "--max-episode-length", "200")
+    assert proc.returncode == 0, proc.stderr
+    assert "episode 1: reward" in proc.stdout and "mean" in proc.stdout and "std" in proc.stdout

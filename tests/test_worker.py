@@ -1,0 +1,212 @@
+"""The Hogwild! worker: gradient hand-off, LSTM state, reward clipping, counting, processes."""
+
+from __future__ import annotations
+
+import multiprocessing as std_mp
+
+import numpy as np
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from a3c.config import TrainConfig
+from a3c.envs import make_corridor
+from a3c.model import MLPActorCritic
+from a3c.optim import SharedAdam
+from a3c.shared import START_METHOD, SharedState, seed_process
+from a3c.worker import Worker, hand_off_gradients
+
+from conftest import ScriptedRewardEnv
+
+CTX = mp.get_context(START_METHOD)
+
+
+def _shared(model: torch.nn.Module, optimizer=None) -> SharedState:
+    return SharedState.create(model, optimizer, CTX)
+
+
+class GradientSpyWorker(Worker):
+    """Records, for each rollout, the clipped gradient of exactly that rollout's loss."""
+
+    expected: list[torch.Tensor]
+
+    def loss(self, rollout):
+        losses = super().loss(rollout)
+        total = losses.total(self.config.value_loss_coef)
+        params = list(self.model.parameters())
+        grads = torch.autograd.grad(total, params, retain_graph=True, allow_unused=True)
+        grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
+        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+        scale = min(1.0, self.config.max_grad_norm / (float(norm) + 1e-6))
+        self.expected = [g * scale for g in grads]
+        return losses
+
+
+@pytest.mark.parametrize("max_grad_norm", [50.0, 0.05])
+def test_each_update_applies_exactly_that_rollouts_gradient(max_grad_norm):
+    """SGD(lr) makes each update's parameter change -lr * the gradient it applied: any piling up
+    of grads across updates, or grads that stop flowing after the first update, shows here."""
+    seed_process(0)
+    config = TrainConfig(env_name="Corridor", num_steps=5, max_grad_norm=max_grad_norm, num_processes=1)
+    shared_model = MLPActorCritic(10, 3)
+    lr = 1.0  # large steps keep float32 round-off far below the gradients being compared
+    optimizer = torch.optim.SGD(shared_model.parameters(), lr=lr)
+    shared = _shared(shared_model, optimizer)
+    worker = GradientSpyWorker(config, make_corridor(0), MLPActorCritic(10, 3), shared, optimizer)
+    for update in range(6):
+        before = [p.detach().clone() for p in shared_model.parameters()]
+        stats = worker.update()
+        assert stats.applied
+        for p, b, g in zip(shared_model.parameters(), before, worker.expected):
+            torch.testing.assert_close((b - p.detach()) / lr, g, rtol=1e-4, atol=1e-6, msg=f"update {update}")
+        assert any(g.abs().sum() > 0 for g in worker.expected)
+        assert all(p.grad is None for p in shared_model.parameters())
+
+
+def test_the_old_ensure_shared_grads_would_fail_this_check():
+    """Guard the guard: the pre-PyTorch-2 hand-off (assign once) leaves the shared grads stale."""
+
+    def old_hand_off(local, shared_model):
+        for lp, sp in zip(local.parameters(), shared_model.parameters()):
+            if sp.grad is not None:
+                return
+            sp._grad = lp.grad
+
+    local, shared_model = MLPActorCritic(4, 2), MLPActorCritic(4, 2)
+    x = torch.randn(1, 4)
+    grads_seen = []
+    for scale in (1.0, 3.0):
+        local.zero_grad(set_to_none=True)
+        (scale * local(x, local.initial_state())[0].sum()).backward()
+        old_hand_off(local, shared_model)
+        grads_seen.append(shared_model.critic_linear.weight.grad.clone())
+    assert torch.equal(grads_seen[0], grads_seen[1])  # stale: the second rollout never arrives
+    hand_off_gradients(local, shared_model)
+    torch.testing.assert_close(shared_model.critic_linear.weight.grad, local.critic_linear.weight.grad)
+
+
+class HiddenRecorder(MLPActorCritic):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def forward(self, obs, hidden=None):
+        self.calls.append(hidden)
+        return super().forward(obs, hidden)
+
+
+def test_lstm_state_is_carried_detached_within_an_episode_and_zeroed_at_its_start():
+    seed_process(0)
+    config = TrainConfig(env_name="Scripted", num_steps=3, num_processes=1)
+    env = ScriptedRewardEnv([0.0] * 5)  # episodes of 5 steps: rollouts of 3, then 2 (ends)
+    local = HiddenRecorder(4, 2)
+    shared = _shared(MLPActorCritic(4, 2), None)
+    worker = Worker(config, env, local, shared, SharedAdam(shared.model.parameters()))
+
+    first = worker.rollout()
+    assert not first.done
+    assert all(torch.count_nonzero(h) == 0 for h in local.calls[0])  # episode start: zeros
+    carried = worker.hidden
+    assert carried[0].grad_fn is not None  # still attached to the first rollout's graph
+    local.calls.clear()
+
+    second = worker.rollout()
+    assert second.done and len(second.rewards) == 2
+    hx, cx = local.calls[0]
+    torch.testing.assert_close(hx, carried[0].detach())
+    torch.testing.assert_close(cx, carried[1].detach())
+    assert hx.grad_fn is None and cx.grad_fn is None and torch.count_nonzero(hx) > 0
+    local.calls.clear()
+
+    worker.rollout()  # a new episode
+    assert all(torch.count_nonzero(h) == 0 for h in local.calls[0])
+
+
+def test_rewards_are_clipped_and_the_return_is_bootstrapped_unless_the_episode_ended():
+    seed_process(0)
+    config = TrainConfig(env_name="Scripted", num_steps=2, num_processes=1)
+    env = ScriptedRewardEnv([5.0, -3.0, 0.5, 2.0])
+    shared = _shared(MLPActorCritic(4, 2), None)
+    worker = Worker(config, env, MLPActorCritic(4, 2), shared, SharedAdam(shared.model.parameters()))
+    worker.model.load_state_dict(shared.model.state_dict())
+
+    first = worker.rollout()
+    torch.testing.assert_close(first.rewards.squeeze(1), torch.tensor([1.0, -1.0]))
+    assert not first.done
+    with torch.no_grad():
+        obs = torch.from_numpy(np.asarray(worker.obs)).unsqueeze(0)
+        expected = worker.model(obs, worker.hidden)[0].squeeze(1)
+    torch.testing.assert_close(first.bootstrap_value, expected)
+    assert first.bootstrap_value.abs().item() > 0
+
+    second = worker.rollout()
+    torch.testing.assert_close(second.rewards.squeeze(1), torch.tensor([0.5, 1.0]))
+    assert second.done and second.bootstrap_value.item() == 0.0
+    assert second.episode_returns == [4.5]  # unclipped, for logging
+    assert shared.global_step == 4
+
+
+def test_max_episode_length_ends_the_episode():
+    config = TrainConfig(env_name="Scripted", num_steps=20, max_episode_length=3, num_processes=1)
+    shared = _shared(MLPActorCritic(4, 2), None)
+    worker = Worker(config, ScriptedRewardEnv([0.0] * 50), MLPActorCritic(4, 2), shared, SharedAdam(shared.model.parameters()))
+    rollout = worker.rollout()
+    assert rollout.done and len(rollout.rewards) == 3
+
+
+def test_non_finite_loss_skips_the_update_and_never_reaches_the_shared_weights():
+    config = TrainConfig(env_name="Corridor", num_steps=5, num_processes=1)
+    shared = _shared(MLPActorCritic(10, 3), None)
+    optimizer = SharedAdam(shared.model.parameters(), lr=0.01)
+    worker = Worker(config, make_corridor(0), MLPActorCritic(10, 3), shared, optimizer)
+    poisoned = MLPActorCritic(10, 3)
+    with torch.no_grad():
+        poisoned.critic_linear.weight.fill_(float("nan"))
+    shared.model.load_state_dict(poisoned.state_dict())
+    before = {k: v.clone() for k, v in shared.model.state_dict().items()}
+    stats = worker.update()
+    assert not stats.applied and worker.skipped_updates == 1
+    for key, value in shared.model.state_dict().items():
+        torch.testing.assert_close(value, before[key], equal_nan=True)
+
+
+def test_same_seed_gives_the_same_training_result():
+    def run(seed: int) -> list[torch.Tensor]:
+        seed_process(seed)
+        config = TrainConfig(env_name="Corridor", num_steps=5, num_processes=1, seed=seed)
+        shared = _shared(MLPActorCritic(10, 3), None)
+        optimizer = SharedAdam(shared.model.parameters(), lr=0.01)
+        worker = Worker(config, make_corridor(seed), MLPActorCritic(10, 3), shared, optimizer)
+        for _ in range(20):
+            worker.update()
+        return [p.detach().clone() for p in shared.model.parameters()]
+
+    a, b, c = run(3), run(3), run(4)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert not all(torch.equal(x, y) for x, y in zip(a, c))
+
+
+def _child_update(shared: SharedState, queue) -> None:
+    seed_process(5)
+    config = TrainConfig(env_name="Corridor", num_steps=5, num_processes=1)
+    worker = Worker(config, make_corridor(5), MLPActorCritic(10, 3), shared, shared.optimizer)
+    worker.update()
+    queue.put((torch.get_num_threads(), shared.global_step))
+
+
+def test_an_update_made_in_a_child_process_is_visible_in_the_parent():
+    model = MLPActorCritic(10, 3)
+    optimizer = SharedAdam(model.parameters(), lr=0.01)
+    shared = _shared(model, optimizer)
+    before = [p.detach().clone() for p in model.parameters()]
+    queue = CTX.Queue()
+    child = CTX.Process(target=_child_update, args=(shared, queue))
+    child.start()
+    threads, child_steps = queue.get(timeout=120)
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    assert threads == 1  # one intra-op thread per process
+    assert child_steps == shared.global_step > 0  # the counter is shared
+    assert any(not torch.equal(p.detach(), b) for p, b in zip(model.parameters(), before))
+    assert optimizer.state[next(iter(model.parameters()))]["step"].item() == 1  # shared statistics
+    assert isinstance(shared.counter, std_mp.sharedctypes.Synchronized)
