@@ -17,7 +17,7 @@ from pathlib import Path
 def load(path: Path) -> list[dict[str, float]]:
     with path.open(newline="") as handle:
         return [
-            {"t": float(r["wall_time_s"]), "steps": float(r["global_steps"]), "reward": float(r["episode_reward"]), "length": float(r["episode_length"])}
+            {"t": float(r["wall_time_s"]), "steps": float(r["global_steps"]), "reward": float(r["episode_reward"]), "length": float(r["episode_length"]), "stuck": r.get("ended_by") == "stuck"}
             for r in csv.DictReader(handle)
         ]
 
@@ -32,24 +32,28 @@ def main() -> None:
     if not rows:
         raise SystemExit(f"{args.metrics}: no evaluation episodes")
 
-    print("| wall time (min) | global steps | eval episodes | mean reward | min | max |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("Rewards are over full episodes; episodes cut by the stuck guard are counted apart.\n")
+    print("| wall time (min) | global steps | full episodes | mean reward | min | max | stuck-guard episodes |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     end = rows[-1]["t"]
     start = 0.0
     while start < end:
         window = [r for r in rows if start < r["t"] <= start + args.every]
-        if window:
-            rewards = [r["reward"] for r in window]
+        full = [r["reward"] for r in window if not r["stuck"]]
+        stuck = len(window) - len(full)
+        if full:
             print(
-                f"| {(start + args.every) / 60:.0f} | {window[-1]['steps']:,.0f} | {len(window)} | "
-                f"{statistics.fmean(rewards):.1f} | {min(rewards):g} | {max(rewards):g} |"
+                f"| {(start + args.every) / 60:.0f} | {window[-1]['steps']:,.0f} | {len(full)} | "
+                f"{statistics.fmean(full):.1f} | {min(full):g} | {max(full):g} | {stuck} |"
             )
+        elif window:
+            print(f"| {(start + args.every) / 60:.0f} | {window[-1]['steps']:,.0f} | 0 | - | - | - | {stuck} |")
         start += args.every
     steady = [r for r in rows if r["t"] >= args.warmup]
     if len(steady) >= 2:
         rate = (steady[-1]["steps"] - steady[0]["steps"]) / (steady[-1]["t"] - steady[0]["t"])
         print(f"\nsteady-state rate after {args.warmup:.0f} s: {rate:.0f} global steps/s")
-    print(f"final: {rows[-1]['steps']:,.0f} steps at {end / 60:.1f} min; best episode {max(r['reward'] for r in rows):g}")
+    print(f"final: {rows[-1]['steps']:,.0f} steps at {end / 60:.1f} min; best full episode {max(r['reward'] for r in rows if not r['stuck']):g}")
 
 
 if __name__ == "__main__":

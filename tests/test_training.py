@@ -16,6 +16,7 @@ from a3c.checkpoint import load_checkpoint, model_from_checkpoint
 from a3c.config import TrainConfig
 from a3c.envs import make_corridor
 from a3c.evaluator import play_greedy_episode
+from a3c.shared import seed_process
 from a3c.task import Task, corridor_task, mlp_model
 from a3c.trainer import TrainingFailed, train
 
@@ -81,6 +82,16 @@ def test_training_stops_at_max_steps_and_leaves_a_complete_run_dir(tmp_path):
     assert best["eval_reward"] == max(float(r.split(",")[3]) for r in rows)
 
 
+def test_no_shared_and_rmsprop_train_through_the_same_loop(tmp_path):
+    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=1_000, num_steps=5, optimizer="rmsprop", no_shared=True)
+    result = train(config, run_dir=tmp_path / "run", task=corridor_task(), quiet=True)
+    latest = load_checkpoint(result.latest_checkpoint)
+    assert "optimizer" not in latest  # each worker kept its own statistics
+    seed_process(config.seed)  # rebuild the initial weights exactly as the trainer did
+    initial = mlp_model(make_corridor(config.seed)).state_dict()
+    assert any(not torch.equal(latest["model"][k], initial[k]) for k in initial)
+
+
 def _env_that_breaks_in_workers(seed, base_seed=0):
     if seed != base_seed:
         raise RuntimeError("simulated worker crash")
@@ -103,8 +114,11 @@ def _a3c(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
 
 def test_short_real_pong_run_then_evaluate(tmp_path):
     run = tmp_path / "pong"
-    proc = _a3c("train", "--num-processes", "2", "--max-steps", "2000", "--run-dir", str(run), "--quiet")
+    proc = _a3c("train", "--num-processes", "2", "--max-steps", "2000", "--run-dir", str(run), "--quiet", "--seed", "3")
     assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["seed"] == 3 and saved["num_processes"] == 2 and saved["lr"] == 0.0001 and saved["num_steps"] == 20
     latest = load_checkpoint(run / "checkpoints" / "latest.pt")
     assert latest["env_id"] == "PongDeterministic-v4" and latest["global_step"] >= 2000
     assert latest["num_actions"] == 6

@@ -15,6 +15,42 @@ from torch.optim import Optimizer
 
 
 class _SharedStateOptimizer(Optimizer):
+    """Eager state plus a generic step loop; subclasses give the per-parameter update."""
+
+    def __init__(self, params: Iterable[torch.Tensor] | Iterable[dict], defaults: dict) -> None:
+        if defaults["lr"] <= 0:
+            raise ValueError(f"Invalid learning rate: {defaults['lr']}")
+        super().__init__(params, defaults)
+        for group in self.param_groups:
+            for p in group["params"]:
+                # float64 keeps the count exact far beyond float32's 2**24 updates.
+                self.state[p]["step"] = torch.zeros((), dtype=torch.float64)
+                self._init_state(self.state[p], p)
+
+    def _init_state(self, state: dict, p: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def _update(self, p: torch.Tensor, grad: torch.Tensor, state: dict, group: dict) -> None:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = p.grad
+                if group["weight_decay"] != 0:
+                    grad = grad.add(p, alpha=group["weight_decay"])
+                state = self.state[p]
+                state["step"] += 1
+                self._update(p, grad, state, group)
+        return loss
+
     def _state_tensors(self) -> Iterable[torch.Tensor]:
         for group in self.param_groups:
             for p in group["params"]:
@@ -32,6 +68,8 @@ class SharedAdam(_SharedStateOptimizer):
 
     In one process it computes the same update as ``torch.optim.Adam`` (non-AMSGrad, L2
     weight decay): ``p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``.
+    The seed wrote ``lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)``, the same up to
+    where eps sits.
     """
 
     def __init__(
@@ -42,43 +80,23 @@ class SharedAdam(_SharedStateOptimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
     ) -> None:
-        if lr <= 0:
-            raise ValueError(f"Invalid learning rate: {lr}")
         if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
             raise ValueError(f"Invalid betas: {betas}")
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
-        for group in self.param_groups:
-            for p in group["params"]:
-                state = self.state[p]
-                # float64 keeps the count exact far beyond float32's 2**24 updates.
-                state["step"] = torch.zeros((), dtype=torch.float64)
-                state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                grad = p.grad
-                if group["weight_decay"] != 0:
-                    grad = grad.add(p, alpha=group["weight_decay"])
-                state = self.state[p]
-                state["step"] += 1
-                t = state["step"].item()
-                state["exp_avg"].lerp_(grad, 1 - beta1)
-                state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-                bias_correction1 = 1 - beta1**t
-                bias_correction2 = 1 - beta2**t
-                denom = (state["exp_avg_sq"].sqrt() / math.sqrt(bias_correction2)).add_(group["eps"])
-                p.addcdiv_(state["exp_avg"], denom, value=-group["lr"] / bias_correction1)
-        return loss
+    def _init_state(self, state: dict, p: torch.Tensor) -> None:
+        state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+
+    def _update(self, p: torch.Tensor, grad: torch.Tensor, state: dict, group: dict) -> None:
+        beta1, beta2 = group["betas"]
+        t = state["step"].item()
+        state["exp_avg"].lerp_(grad, 1 - beta1)
+        state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        bias_correction1 = 1 - beta1**t
+        bias_correction2 = 1 - beta2**t
+        denom = (state["exp_avg_sq"].sqrt() / math.sqrt(bias_correction2)).add_(group["eps"])
+        p.addcdiv_(state["exp_avg"], denom, value=-group["lr"] / bias_correction1)
 
 
 class SharedRMSprop(_SharedStateOptimizer):
@@ -98,37 +116,17 @@ class SharedRMSprop(_SharedStateOptimizer):
         eps: float = 0.1,
         weight_decay: float = 0.0,
     ) -> None:
-        if lr <= 0:
-            raise ValueError(f"Invalid learning rate: {lr}")
         if not 0.0 <= alpha < 1.0:
             raise ValueError(f"Invalid alpha: {alpha}")
         super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay})
-        for group in self.param_groups:
-            for p in group["params"]:
-                state = self.state[p]
-                state["step"] = torch.zeros((), dtype=torch.float64)
-                state["square_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                grad = p.grad
-                if group["weight_decay"] != 0:
-                    grad = grad.add(p, alpha=group["weight_decay"])
-                state = self.state[p]
-                state["step"] += 1
-                square_avg = state["square_avg"]
-                square_avg.mul_(group["alpha"]).addcmul_(grad, grad, value=1 - group["alpha"])
-                p.addcdiv_(grad, square_avg.add(group["eps"]).sqrt_(), value=-group["lr"])
-        return loss
+    def _init_state(self, state: dict, p: torch.Tensor) -> None:
+        state["square_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
 
+    def _update(self, p: torch.Tensor, grad: torch.Tensor, state: dict, group: dict) -> None:
+        square_avg = state["square_avg"]
+        square_avg.mul_(group["alpha"]).addcmul_(grad, grad, value=1 - group["alpha"])
+        p.addcdiv_(grad, square_avg.add(group["eps"]).sqrt_(), value=-group["lr"])
 
 def make_optimizer(name: str, params: Iterable[torch.Tensor], lr: float) -> Optimizer:
     """The optimiser that ``--optimizer`` names, with its default hyperparameters."""
