@@ -1,4 +1,5 @@
 import datetime as dt
+import re
 
 import torch
 
@@ -51,3 +52,54 @@ def test_should_stop_abandons_the_episode():
 def test_default_run_dir_names_the_env_and_time():
     path = default_run_dir("ALE/Pong-v5", dt.datetime(2026, 11, 25, 14, 5, 9))
     assert str(path) == "runs/ALE-Pong-v5-20261125-140509"
+
+
+class TrainingInReset(ScriptedRewardEnv):
+    """Stands in for the workers, in-process and deterministic: each reset (which the evaluator
+    does right after syncing) moves the shared weights and the counter on."""
+
+    def __init__(self, shared):
+        super().__init__([0.0])
+        self.shared = shared
+        self.episode = 0
+
+    def reset(self, *, seed=None, options=None):
+        self.episode += 1
+        self.rewards = [float(self.episode)]  # later episodes score higher
+        with torch.no_grad():
+            self.shared.model.critic_linear.bias.fill_(self.episode)
+        self.shared.add_steps(10)
+        return super().reset(seed=seed)
+
+
+def test_evaluator_syncs_at_each_episode_start_logs_and_keeps_the_best_weights(tmp_path, capsys):
+    import csv
+    import functools
+
+    import torch.multiprocessing as mp
+
+    from a3c.checkpoint import load_checkpoint
+    from a3c.config import TrainConfig
+    from a3c.evaluator import evaluator_main
+    from a3c.run_dir import RunDir
+    from a3c.shared import SharedState
+    from a3c.task import Task, mlp_model
+
+    shared = SharedState.create(MLPActorCritic(4, 2), None, mp.get_context("spawn"))
+    env = TrainingInReset(shared)
+    task = Task("Scripted", functools.partial(lambda seed, env: env, env=env), mlp_model)
+    run = RunDir(tmp_path).create(force=True)
+    run.start_metrics()
+    evaluator_main(2, TrainConfig(env_name="Scripted", num_processes=2, max_steps=50), task, shared, str(tmp_path), 0.0)
+
+    rows = list(csv.DictReader(run.metrics_path.open()))
+    # Episode k syncs weights that the previous reset wrote (bias k - 1, step 10 (k - 1)); the
+    # fifth reset reaches max_steps, so that episode is abandoned.
+    assert [int(r["weights_step"]) for r in rows] == [0, 10, 20, 30]
+    assert [float(r["episode_reward"]) for r in rows] == [1.0, 2.0, 3.0, 4.0]
+    best = load_checkpoint(run.best_path)
+    assert best["eval_reward"] == 4.0 and best["global_step"] == 30
+    assert best["model"]["critic_linear.bias"].item() == 3.0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4
+    assert re.fullmatch(r"Time \d\dh \d\dm \d\ds, num steps 20, FPS \d+, episode reward 2, episode length 1", lines[1])

@@ -70,6 +70,7 @@ def test_training_stops_at_max_steps_and_leaves_a_complete_run_dir(tmp_path):
     result = train(config, run_dir=tmp_path / "run", task=corridor_task(), quiet=True)
     run = tmp_path / "run"
     assert 2_000 <= result.global_step < 2_000 + 2 * 5
+    assert result.exit_codes == {"a3c-evaluator": 0, "a3c-worker-0": 0, "a3c-worker-1": 0}
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert saved == config.to_dict()
     header, *rows = (run / "metrics.csv").read_text().splitlines()
@@ -90,6 +91,33 @@ def test_no_shared_and_rmsprop_train_through_the_same_loop(tmp_path):
     seed_process(config.seed)  # rebuild the initial weights exactly as the trainer did
     initial = mlp_model(make_corridor(config.seed)).state_dict()
     assert any(not torch.equal(latest["model"][k], initial[k]) for k in initial)
+
+
+def _env_that_reports_its_seed(seed, folder):
+    """Record, per process, the env seed, torch's seed and the intra-op thread count."""
+    import os
+    from pathlib import Path
+
+    Path(folder, f"{os.getpid()}.txt").write_text(f"{seed} {torch.initial_seed()} {torch.get_num_threads()}")
+    return make_corridor(seed)
+
+
+def test_each_process_is_seeded_with_seed_plus_rank_and_uses_one_thread(tmp_path):
+    import functools
+    import os
+
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    task = Task("Corridor", functools.partial(_env_that_reports_its_seed, folder=str(folder)), mlp_model)
+    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=500, seed=10)
+    train(config, run_dir=tmp_path / "run", task=task, quiet=True)
+    children = {}
+    for path in folder.iterdir():
+        if int(path.stem) != os.getpid():  # the trainer's own probe env
+            env_seed, torch_seed, threads = map(int, path.read_text().split())
+            children[env_seed] = (torch_seed, threads)
+    # workers are ranks 0 and 1, the evaluator rank num_processes = 2
+    assert children == {10: (10, 1), 11: (11, 1), 12: (12, 1)}
 
 
 def _env_that_breaks_in_workers(seed, base_seed=0):
@@ -132,3 +160,81 @@ def test_short_real_pong_run_then_evaluate(tmp_path):
     proc = _a3c("evaluate", "--checkpoint", str(run / "checkpoints" / "latest.pt"), "--episodes", "1", "--max-episode-length", "200")
     assert proc.returncode == 0, proc.stderr
     assert "episode 1: reward" in proc.stdout and "mean" in proc.stdout and "std" in proc.stdout
+
+
+TRAIN_CORRIDOR_FOREVER = """
+import sys
+from a3c.config import TrainConfig
+from a3c.task import corridor_task
+from a3c.trainer import Terminated, train
+if __name__ == "__main__":
+    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=10**9)
+    try:
+        train(config, run_dir=sys.argv[1], task=corridor_task(), quiet=True)
+    except Terminated:
+        sys.exit(143)
+"""
+
+
+def _children(pid: int) -> list[int]:
+    from pathlib import Path
+
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(p) for p in text.split()]
+
+
+def _alive(pid: int) -> bool:
+    from pathlib import Path
+
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_children_stop_when_the_trainer_is_killed(tmp_path):
+    import os
+    import signal
+
+    script = tmp_path / "train_forever.py"
+    script.write_text(TRAIN_CORRIDOR_FOREVER)
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "run")])
+    try:
+        deadline = time.monotonic() + 90
+        metrics = tmp_path / "run" / "metrics.csv"
+        while time.monotonic() < deadline and not (metrics.exists() and len(metrics.read_text().splitlines()) > 2):
+            time.sleep(0.2)
+        children = [c for c in _children(proc.pid) if "spawn_main" in open(f"/proc/{c}/cmdline").read()]
+        assert len(children) == 3, "expected 2 workers and the evaluator"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(_alive(c) for c in children):
+            time.sleep(0.2)
+        assert not any(_alive(c) for c in children), "orphaned workers kept running"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="signals")
+def test_sigterm_stops_every_process_and_saves_a_checkpoint(tmp_path):
+    import signal
+
+    script = tmp_path / "train_forever.py"
+    script.write_text(TRAIN_CORRIDOR_FOREVER)
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "run")], stderr=subprocess.PIPE, text=True)
+    metrics = tmp_path / "run" / "metrics.csv"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not (metrics.exists() and len(metrics.read_text().splitlines()) > 2):
+        time.sleep(0.2)
+    children = _children(proc.pid)
+    start = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert time.monotonic() - start < 15
+    assert proc.returncode == 143, err
+    assert "latest checkpoint saved" in err
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")["global_step"] > 0
+    assert not any(_alive(c) for c in children)

@@ -20,6 +20,7 @@ from a3c.errors import UserError
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
 
 
 class _Parser(argparse.ArgumentParser):
@@ -116,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from a3c.trainer import Trainer, TrainingFailed
+    from a3c.trainer import Terminated, Trainer, TrainingFailed
 
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     overrides = {k: v for k, v in vars(args).items() if k in fields}
@@ -129,6 +130,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     except TrainingFailed as error:
         print(f"a3c: error: {error}", file=sys.stderr)
         return EXIT_FAILED
+    except Terminated:
+        return EXIT_SIGTERM
     return 0
 
 

@@ -94,6 +94,7 @@ def evaluator_main(
     run = RunDir(run_dir)
     best = -float("inf") if best_reward is None else best_reward
     config_dict = config.to_dict()
+    shared.evaluator_ready.set()
     try:
         while not shared.should_stop(config.max_steps):
             model.load_state_dict(shared.model.state_dict())

@@ -87,8 +87,10 @@ class _RecurrentActorCritic(nn.Module):
         self, obs: torch.Tensor | tuple[torch.Tensor, Hidden], hidden: Hidden | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, Hidden]:
         # The seed calls model((obs, (hx, cx))); accept that form too.
+        if isinstance(obs, tuple):
+            obs, hidden = obs
         if hidden is None:
-            obs, hidden = obs  # type: ignore[misc]
+            hidden = self.initial_state(obs.shape[0])
         hx, cx = self.lstm(self.encode(obs), hidden)
         return self.critic_linear(hx), self.actor_linear(hx), (hx, cx)
 

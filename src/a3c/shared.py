@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import random
+import time
 from dataclasses import dataclass
 from multiprocessing.context import BaseContext
 from typing import Any
@@ -36,13 +38,16 @@ class SharedState:
     """``multiprocessing.Value('q')``: global env steps across workers."""
     stop: Any
     """``multiprocessing.Event``: set by the trainer to stop every process early."""
+    evaluator_ready: Any
+    """``multiprocessing.Event``: set once the evaluator has built its env, so that workers start
+    together with it and even a short run gets evaluated."""
 
     @classmethod
     def create(cls, model: nn.Module, optimizer: Optimizer | None, ctx: BaseContext, start_step: int = 0) -> "SharedState":
         model.share_memory()
         if optimizer is not None and hasattr(optimizer, "share_memory"):
             optimizer.share_memory()
-        return cls(model, optimizer, ctx.Value("q", start_step), ctx.Event())
+        return cls(model, optimizer, ctx.Value("q", start_step), ctx.Event(), ctx.Event())
 
     @property
     def global_step(self) -> int:
@@ -53,4 +58,18 @@ class SharedState:
             self.counter.value += n
 
     def should_stop(self, max_steps: int) -> bool:
-        return self.stop.is_set() or self.counter.value >= max_steps
+        return self.stop.is_set() or self.counter.value >= max_steps or _parent_died()
+
+    def wait_for_evaluator(self, timeout_s: float = 120.0) -> None:
+        """Block until the evaluator is ready, the run is stopped, or ``timeout_s`` passes."""
+        deadline = time.monotonic() + timeout_s
+        while not self.evaluator_ready.wait(0.1):
+            if self.stop.is_set() or _parent_died() or time.monotonic() > deadline:
+                return
+
+
+def _parent_died() -> bool:
+    """True in a child whose trainer has gone (killed with SIGKILL, say): the child then stops
+    instead of training on as an orphan."""
+    parent = mp.parent_process()
+    return parent is not None and not parent.is_alive()

@@ -7,8 +7,11 @@ worker can never leave the run hanging.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +42,8 @@ class TrainResult:
     wall_time_s: float
     latest_checkpoint: Path
     best_checkpoint: Path | None
+    exit_codes: dict[str, int | None]
+    """Exit code of every child process, by name."""
 
 
 class Trainer:
@@ -83,18 +88,22 @@ class Trainer:
         )
         return save_checkpoint(checkpoint, self.run.latest_path)
 
-    def _stop_all(self, shared: SharedState, processes: list[mp.Process]) -> None:
+    def _stop_all(self, shared: SharedState, processes: list[mp.Process]) -> list[str]:
+        """Stop every child within JOIN_TIMEOUT_S; return the names of those that had to be killed."""
         shared.stop.set()
         deadline = time.monotonic() + JOIN_TIMEOUT_S
         for process in processes:
             process.join(timeout=max(0.0, deadline - time.monotonic()))
+        forced = []
         for process in processes:
             if process.is_alive():
+                forced.append(process.name)
                 process.terminate()
                 process.join(timeout=2.0)
             if process.is_alive():
                 process.kill()
                 process.join()
+        return forced
 
     def train(self) -> TrainResult:
         cfg = self.config
@@ -119,52 +128,86 @@ class Trainer:
             for rank in range(cfg.num_processes)
         ]
         processes = [evaluator, *workers]
-        for process in processes:
-            process.start()
-
-        last_checkpoint = last_progress = time.monotonic()
-        try:
-            while True:
-                failed = [p for p in processes if p.exitcode not in (None, 0)]
-                if failed:
-                    names = ", ".join(f"{p.name} (exit code {p.exitcode})" for p in failed)
+        stopped = False
+        with _sigterm_as_exception():
+            try:
+                for process in processes:
+                    process.start()
+                self._watch(shared, processes, workers, start)
+                forced = self._stop_all(shared, processes)
+                stopped = True
+            except (KeyboardInterrupt, Terminated):
+                self._stop_all(shared, processes)
+                stopped = True
+                path = self._save_latest(shared)
+                print(f"[a3c] interrupted at step {shared.global_step:,}; latest checkpoint saved to {path}", file=sys.stderr, flush=True)
+                raise
+            finally:
+                if not stopped:  # any other error: never leave children training on their own
                     self._stop_all(shared, processes)
-                    path = self._save_latest(shared)
-                    raise TrainingFailed(f"{names} failed at step {shared.global_step:,}; latest checkpoint saved to {path}")
-                if not any(p.is_alive() for p in workers):
-                    break
-                now = time.monotonic()
-                if now - last_checkpoint >= cfg.checkpoint_interval_s:
-                    self._save_latest(shared)
-                    last_checkpoint = now
-                if now - last_progress >= self.progress_interval_s:
-                    elapsed = time.time() - start
-                    self._log(
-                        f"{format_elapsed(elapsed)}  step {shared.global_step:,}/{cfg.max_steps:,}  "
-                        f"{shared.global_step / elapsed:.0f} steps/s"
-                    )
-                    last_progress = now
-                time.sleep(POLL_INTERVAL_S)
-        except KeyboardInterrupt:
-            self._stop_all(shared, processes)
-            path = self._save_latest(shared)
-            print(f"[a3c] interrupted at step {shared.global_step:,}; latest checkpoint saved to {path}", file=sys.stderr, flush=True)
-            raise
 
-        self._stop_all(shared, processes)
         latest = self._save_latest(shared)
+        failed = [f"{p.name} (exit code {p.exitcode})" for p in processes if p.exitcode != 0 and p.name not in forced]
+        if forced or failed:
+            problems = ", ".join(failed + [f"{name} (did not stop, killed)" for name in forced])
+            raise TrainingFailed(f"{problems} at step {shared.global_step:,}; latest checkpoint saved to {latest}")
         wall = time.time() - start
         self._log(
             f"done: {shared.global_step:,} steps in {format_elapsed(wall)} "
             f"({shared.global_step / max(wall, 1e-9):.0f} steps/s); checkpoints in {self.run.checkpoint_dir}"
         )
         best = self.run.best_path if self.run.best_path.exists() else None
-        return TrainResult(self.run.path, shared.global_step, wall, latest, best)
+        return TrainResult(self.run.path, shared.global_step, wall, latest, best, {p.name: p.exitcode for p in processes})
 
+    def _watch(self, shared: SharedState, processes: list[mp.Process], workers: list[mp.Process], start: float) -> None:
+        """Poll the children until the workers finish; checkpoint and report on the way."""
+        cfg = self.config
+        last_checkpoint = last_progress = time.monotonic()
+        while True:
+            failed = [p for p in processes if p.exitcode not in (None, 0)]
+            if failed:
+                names = ", ".join(f"{p.name} (exit code {p.exitcode})" for p in failed)
+                self._stop_all(shared, processes)
+                path = self._save_latest(shared)
+                raise TrainingFailed(f"{names} failed at step {shared.global_step:,}; latest checkpoint saved to {path}")
+            if not any(p.is_alive() for p in workers):
+                return
+            now = time.monotonic()
+            if now - last_checkpoint >= cfg.checkpoint_interval_s:
+                self._save_latest(shared)
+                last_checkpoint = now
+            if now - last_progress >= self.progress_interval_s:
+                elapsed = time.time() - start
+                self._log(
+                    f"{format_elapsed(elapsed)}  step {shared.global_step:,}/{cfg.max_steps:,}  "
+                    f"{shared.global_step / elapsed:.0f} steps/s"
+                )
+                last_progress = now
+            time.sleep(POLL_INTERVAL_S)
+
+
+class Terminated(Exception):
+    """SIGTERM arrived; handled like Ctrl-C (stop, checkpoint), then exit code 143."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_exception() -> Iterator[None]:
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 def train(config: TrainConfig, run_dir: str | Path | None = None, task: Task | None = None, **kwargs: object) -> TrainResult:
     """Train with ``config`` and return where the results are. See :class:`Trainer`."""
     return Trainer(config, run_dir=run_dir, task=task, **kwargs).train()  # type: ignore[arg-type]
 
 
-__all__ = ["TrainResult", "Trainer", "TrainingFailed", "train"]
+__all__ = ["Terminated", "TrainResult", "Trainer", "TrainingFailed", "train"]

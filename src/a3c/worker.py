@@ -194,6 +194,7 @@ def build_worker(rank: int, config: TrainConfig, task: Task, shared: SharedState
 def worker_main(rank: int, config: TrainConfig, task: Task, shared: SharedState) -> None:
     """Entry point of a training process. Runs until ``max_steps`` or the stop event."""
     worker = build_worker(rank, config, task, shared)
+    shared.wait_for_evaluator()
     try:
         while not shared.should_stop(config.max_steps):
             worker.update()
