@@ -33,21 +33,22 @@ def main() -> None:
         raise SystemExit(f"{args.metrics}: no evaluation episodes")
 
     print("Rewards are over full episodes; episodes cut by the stuck guard are counted apart.\n")
-    print("| wall time (min) | global steps | full episodes | mean reward | min | max | stuck-guard episodes |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| wall time (min) | global steps | steps/s in window | full episodes | mean reward | min | max | stuck-guard episodes |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     end = rows[-1]["t"]
     start = 0.0
+    prev_t, prev_steps = 0.0, 0.0
     while start < end:
         window = [r for r in rows if start < r["t"] <= start + args.every]
         full = [r["reward"] for r in window if not r["stuck"]]
         stuck = len(window) - len(full)
-        if full:
+        if window:
+            rate = (window[-1]["steps"] - prev_steps) / max(window[-1]["t"] - prev_t, 1e-9)
+            prev_t, prev_steps = window[-1]["t"], window[-1]["steps"]
+            stats = f"{statistics.fmean(full):.1f} | {min(full):g} | {max(full):g}" if full else "- | - | -"
             print(
-                f"| {(start + args.every) / 60:.0f} | {window[-1]['steps']:,.0f} | {len(full)} | "
-                f"{statistics.fmean(full):.1f} | {min(full):g} | {max(full):g} | {stuck} |"
+                f"| {(start + args.every) / 60:.0f} | {window[-1]['steps']:,.0f} | {rate:.0f} | {len(full)} | {stats} | {stuck} |"
             )
-        elif window:
-            print(f"| {(start + args.every) / 60:.0f} | {window[-1]['steps']:,.0f} | 0 | - | - | - | {stuck} |")
         start += args.every
     steady = [r for r in rows if r["t"] >= args.warmup]
     if len(steady) >= 2:
