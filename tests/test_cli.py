@@ -89,9 +89,7 @@ def test_evaluate_rejects_a_checkpoint_from_a_game_with_other_actions(run_cli, t
     _assert_one_line_error(code, out, err, "with 4 actions, but PongDeterministic-v4 has 6")
 
 
-def test_evaluate_needs_a_checkpoint_and_a_positive_episode_count(run_cli, tmp_path):
-    code, out, err = run_cli("evaluate")
-    _assert_one_line_error(code, out, err, "no --checkpoint")
+def test_evaluate_needs_a_positive_episode_count(run_cli, tmp_path):
     code, out, err = run_cli("evaluate", "--checkpoint", "x", "--episodes", "0")
     _assert_one_line_error(code, out, err, "must be >= 1")
 
@@ -126,3 +124,15 @@ def test_help_lists_every_seed_flag(capsys):
     text = capsys.readouterr().out
     for flag in SEED_FLAGS:
         assert f"{flag} " in text or f"{flag}," in text or f"{flag}\n" in text, flag
+
+
+@pytest.mark.slow
+def test_evaluate_without_a_checkpoint_plays_the_shipped_pong_agent(run_cli):
+    import json
+
+    code, out, err = run_cli("evaluate", "--episodes", "1", "--json", "--max-episode-length", "4000")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["checkpoint"].endswith("pretrained/pong.pt")
+    assert report["env_id"] == "PongDeterministic-v4"
+    assert report["mean_reward"] >= 20

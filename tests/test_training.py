@@ -176,6 +176,20 @@ if __name__ == "__main__":
 """
 
 
+def _wait_until_workers_have_stepped(metrics, timeout_s: float = 90) -> None:
+    """Until the evaluator has logged an episode played after the workers' first steps."""
+    import csv
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if metrics.exists():
+            with metrics.open() as handle:
+                if any(int(row["global_steps"]) > 0 for row in csv.DictReader(handle) if row.get("global_steps")):
+                    return
+        time.sleep(0.2)
+    raise AssertionError("training did not start in time")
+
+
 def _children(pid: int) -> list[int]:
     from pathlib import Path
 
@@ -201,10 +215,7 @@ def test_children_stop_when_the_trainer_is_killed(tmp_path):
     script.write_text(TRAIN_CORRIDOR_FOREVER)
     proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "run")])
     try:
-        deadline = time.monotonic() + 90
-        metrics = tmp_path / "run" / "metrics.csv"
-        while time.monotonic() < deadline and not (metrics.exists() and len(metrics.read_text().splitlines()) > 2):
-            time.sleep(0.2)
+        _wait_until_workers_have_stepped(tmp_path / "run" / "metrics.csv")
         children = [c for c in _children(proc.pid) if "spawn_main" in open(f"/proc/{c}/cmdline").read()]
         assert len(children) == 3, "expected 2 workers and the evaluator"
         os.kill(proc.pid, signal.SIGKILL)
@@ -225,10 +236,7 @@ def test_sigterm_stops_every_process_and_saves_a_checkpoint(tmp_path):
     script = tmp_path / "train_forever.py"
     script.write_text(TRAIN_CORRIDOR_FOREVER)
     proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "run")], stderr=subprocess.PIPE, text=True)
-    metrics = tmp_path / "run" / "metrics.csv"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and not (metrics.exists() and len(metrics.read_text().splitlines()) > 2):
-        time.sleep(0.2)
+    _wait_until_workers_have_stepped(tmp_path / "run" / "metrics.csv")
     children = _children(proc.pid)
     start = time.monotonic()
     proc.send_signal(signal.SIGTERM)

@@ -91,7 +91,9 @@ def _add_evaluate_parser(subparsers: Any) -> None:
         help="play greedy episodes with a checkpoint",
         description="Play greedy episodes (argmax policy) with the seed's stuck guard.",
     )
-    p.add_argument("--checkpoint", help="checkpoint file, or a run dir (its best checkpoint is used)")
+    p.add_argument(
+        "--checkpoint", help="checkpoint file, or a run dir (its best checkpoint is used); default: the shipped Pong agent"
+    )
     p.add_argument("--episodes", type=_positive_int, default=10, help="episodes to play (default 10)")
     p.add_argument("--env", "--env-name", dest="env_name", help="game id (default: the checkpoint's)")
     p.add_argument("--seed", type=int, default=0, help="env seed (default 0)")
@@ -141,7 +143,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from a3c.task import corridor_task, atari_task
 
     if args.checkpoint is None:
-        raise UserError("no --checkpoint given (a checkpoint file or a run dir)")
+        from a3c.pretrained import pong_checkpoint
+
+        args.checkpoint = pong_checkpoint()  # the shipped agent, as the seed's notebook loads its own
     checkpoint = load_checkpoint(args.checkpoint)
     env_id = args.env_name or checkpoint["env_id"]
     task = corridor_task() if env_id == "Corridor" else atari_task(env_id)
