@@ -112,3 +112,15 @@ def test_same_seed_same_observations_with_sticky_actions():
     a, b, c = trajectory(11), trajectory(11), trajectory(12)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
+
+
+def test_the_package_exports_what_a_user_needs_for_their_own_loop():
+    import a3c
+
+    for name in ("make_atari_env", "ActorCritic", "SharedAdam", "SharedRMSprop"):
+        assert name in a3c.__all__
+    env = a3c.make_atari_env("PongNoFrameskip-v4", seed=0)
+    obs, _ = env.reset()
+    assert obs.shape == (1, 42, 42) and obs.dtype == np.float32
+    assert env.unwrapped._frameskip == 1
+    env.close()
