@@ -71,6 +71,11 @@ def _add_train_parser(subparsers: Any) -> None:
     algo.add_argument(
         "--max-steps", type=int, help=f"global env steps before training stops (default {defaults.max_steps:,}; the seed's was 20,000)"
     )
+    algo.add_argument(
+        "--envs-per-worker",
+        type=int,
+        help="envs each worker steps together with batched passes (default 1 = the seed's algorithm)",
+    )
     algo.add_argument("--optimizer", choices=OPTIMIZERS, help="adam = SharedAdam (seed), rmsprop = the A3C paper's shared RMSProp")
     run = p.add_argument_group("run")
     run.add_argument("--run-dir", help="output folder (default runs/<env>-<date>-<time>)")

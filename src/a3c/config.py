@@ -76,6 +76,11 @@ class TrainConfig:
     no_shared: bool = False
     """Give each worker its own optimiser statistics instead of shared ones."""
 
+    envs_per_worker: int = 1
+    """Envs each worker steps together, with batched forward and backward passes. 1 is the
+    seed's algorithm exactly; K > 1 runs K envs for ``num_steps`` steps each per update (episodes
+    may end and restart inside a rollout) and averages the loss over the K envs."""
+
     optimizer: str = "adam"
     """``adam`` (SharedAdam, the seed's) or ``rmsprop`` (the A3C paper's shared RMSProp)."""
 
@@ -115,6 +120,7 @@ class TrainConfig:
         integer("num_steps", 1)
         integer("max_episode_length", 1)
         integer("max_steps", 1)
+        integer("envs_per_worker", 1)
         if self.optimizer not in OPTIMIZERS:
             raise UserError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if not isinstance(self.env_name, str) or not self.env_name:

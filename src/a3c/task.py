@@ -48,3 +48,15 @@ def atari_task(env_id: str) -> Task:
 def corridor_task(length: int = 10, time_limit: int = 20) -> Task:
     """The tiny :class:`a3c.envs.toy.Corridor` task with the MLP network, for fast tests."""
     return Task("Corridor", functools.partial(make_corridor, length=length, time_limit=time_limit), mlp_model)
+
+
+def make_vector_env(task: Task, seeds: list[int], max_episode_length: int) -> gym.vector.SyncVectorEnv:
+    """``len(seeds)`` envs of ``task`` stepped together. An env whose episode ends is reset in the
+    same step (its next observation is the new episode's first), and episodes are cut at
+    ``max_episode_length`` steps."""
+    fns = [functools.partial(_time_limited, task.make_env, seed, max_episode_length) for seed in seeds]
+    return gym.vector.SyncVectorEnv(fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+
+
+def _time_limited(make_env: Callable[[int | None], gym.Env], seed: int, max_episode_length: int) -> gym.Env:
+    return gym.wrappers.TimeLimit(make_env(seed), max_episode_steps=max_episode_length)

@@ -25,7 +25,7 @@ from a3c.losses import RolloutLoss, a3c_loss
 from a3c.model import Hidden
 from a3c.optim import make_optimizer
 from a3c.shared import SharedState, seed_process
-from a3c.task import Task
+from a3c.task import Task, make_vector_env
 
 
 @dataclass
@@ -41,6 +41,9 @@ class Rollout:
     done: bool
     episode_returns: list[float] = field(default_factory=list)
     """Unclipped returns of the episodes that ended in this rollout."""
+    dones: torch.Tensor | None = None
+    """(T, K) episode-end flags of a batched rollout; None for the classic one, which stops at
+    an episode's end instead."""
 
 
 @dataclass
@@ -171,7 +174,7 @@ class Worker:
         else:
             self.skipped_updates += 1
         return UpdateStats(
-            steps=len(rollout.rewards),
+            steps=rollout.rewards.numel(),
             policy_loss=float(losses.policy_loss.detach()),
             value_loss=float(losses.value_loss.detach()),
             entropy=float(losses.entropy),
@@ -180,15 +183,125 @@ class Worker:
         )
 
 
+class BatchedWorker(Worker):
+    """K envs per worker, stepped together, with one batched forward pass per step.
+
+    Each update is still an asynchronous, lock-free Hogwild! update of the shared model; only
+    the rollout grows from 1 x up-to-T steps to K x T steps. The loss is the classic one,
+    averaged over the K envs, so gradient clipping means the same thing for any K.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        envs: gym.vector.VectorEnv,
+        local_model: nn.Module,
+        shared: SharedState,
+        optimizer: Optimizer,
+    ) -> None:
+        self.config = config
+        self.env = envs
+        self.num_envs = envs.num_envs
+        self.model = local_model
+        self.shared = shared
+        self.optimizer = optimizer
+        self.obs, _ = envs.reset()
+        self.hidden = local_model.initial_state(self.num_envs)
+        self.done = False
+        self.episode_returns = np.zeros(self.num_envs)
+        self.skipped_updates = 0
+
+    def _obs_tensor(self) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(self.obs, dtype=np.float32))
+
+    def rollout(self) -> Rollout:
+        cfg = self.config
+        self.hidden = (self.hidden[0].detach(), self.hidden[1].detach())
+        log_probs, entropies, values, rewards, dones = [], [], [], [], []
+        finished: list[float] = []
+        for _ in range(cfg.num_steps):
+            value, logits, hidden = self.model(self._obs_tensor(), self.hidden)
+            prob = F.softmax(logits, dim=-1)
+            log_prob = F.log_softmax(logits, dim=-1)
+            action = prob.multinomial(num_samples=1).detach()
+            entropies.append(-(log_prob * prob).sum(1))
+            log_probs.append(log_prob.gather(1, action).squeeze(1))
+            values.append(value.squeeze(1))
+
+            self.obs, reward, terminated, truncated, _ = self.env.step(action.squeeze(1).numpy())
+            done = np.logical_or(terminated, truncated)
+            self.episode_returns += reward
+            finished.extend(float(r) for r in self.episode_returns[done])
+            self.episode_returns[done] = 0.0
+            rewards.append(torch.from_numpy(np.clip(reward, -1.0, 1.0).astype(np.float32)))
+            dones.append(torch.from_numpy(done))
+            self.shared.add_steps(self.num_envs)
+            # An env that was reset starts its new episode with a zero LSTM state.
+            keep = torch.from_numpy(~done).float().unsqueeze(1)
+            self.hidden = (hidden[0] * keep, hidden[1] * keep)
+
+        with torch.no_grad():
+            bootstrap = self.model(self._obs_tensor(), self.hidden)[0].squeeze(1)
+        return Rollout(
+            log_probs=torch.stack(log_probs),
+            entropies=torch.stack(entropies),
+            values=torch.stack(values),
+            rewards=torch.stack(rewards),
+            bootstrap_value=bootstrap,
+            done=False,
+            episode_returns=finished,
+            dones=torch.stack(dones),
+        )
+
+    def loss(self, rollout: Rollout) -> RolloutLoss:
+        cfg = self.config
+        losses = a3c_loss(
+            rollout.log_probs,
+            rollout.entropies,
+            rollout.values,
+            rollout.rewards,
+            rollout.bootstrap_value,
+            dones=rollout.dones,
+            gamma=cfg.gamma,
+            gae_lambda=cfg.gae_lambda,
+            entropy_coef=cfg.entropy_coef,
+        )
+        k = self.num_envs
+        losses.policy_loss = losses.policy_loss / k
+        losses.value_loss = losses.value_loss / k
+        losses.entropy = losses.entropy / k
+        return losses
+
+
 def build_worker(rank: int, config: TrainConfig, task: Task, shared: SharedState) -> Worker:
     """Everything a worker process builds for itself, seeded with ``seed + rank``."""
     seed_process(config.seed + rank)
-    env = task.make_env(config.seed + rank)
-    local_model = task.make_model(env)
     optimizer = shared.optimizer
     if optimizer is None:  # --no-shared: private statistics over the shared parameters
         optimizer = make_optimizer(config.optimizer, shared.model.parameters(), config.lr)
-    return Worker(config, env, local_model, shared, optimizer)
+    if config.envs_per_worker == 1:  # the seed's algorithm, step for step
+        env = task.make_env(config.seed + rank)
+        return Worker(config, env, task.make_model(env), shared, optimizer)
+    seeds = [batched_env_seed(config.seed + rank, i) for i in range(config.envs_per_worker)]
+    envs = make_vector_env(task, seeds, config.max_episode_length)
+    local_model = task.make_model(_single_env_view(envs))
+    return BatchedWorker(config, envs, local_model, shared, optimizer)
+
+
+def batched_env_seed(process_seed: int, index: int) -> int:
+    """Seed of env ``index`` of a batched worker: distinct for every (process, env) pair."""
+    return process_seed * 1000 + index
+
+
+class _SpacesOf:
+    def __init__(self, observation_space: gym.Space, action_space: gym.Space) -> None:
+        self.observation_space = observation_space
+        self.action_space = action_space
+
+
+def _single_env_view(envs: gym.vector.VectorEnv) -> gym.Env:
+    """What ``Task.make_model`` reads from an env: the single-env spaces."""
+    return _SpacesOf(envs.single_observation_space, envs.single_action_space)  # type: ignore[return-value]
 
 
 def worker_main(rank: int, config: TrainConfig, task: Task, shared: SharedState) -> None:

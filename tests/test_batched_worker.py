@@ -1,0 +1,124 @@
+"""Batched workers (--envs-per-worker K): same losses as K=1 on the same data, shapes, LSTM resets."""
+
+from __future__ import annotations
+
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from a3c.config import TrainConfig
+from a3c.losses import a3c_loss
+from a3c.model import MLPActorCritic
+from a3c.optim import SharedAdam
+from a3c.shared import START_METHOD, SharedState, seed_process
+from a3c.task import Task, corridor_task, make_vector_env, mlp_model
+from a3c.worker import BatchedWorker, Worker, build_worker
+
+from conftest import ScriptedRewardEnv
+
+GAMMA, LAMBDA, ENTROPY = 0.95, 0.9, 0.01
+
+
+def test_batched_loss_is_the_mean_of_the_classic_losses_of_the_same_data():
+    """Env 0 runs all 4 steps; env 1's episode ends after step 1 and a new one starts. The classic
+    worker would see env 1's data as two rollouts: steps 0-1 (terminal) and 2-3 (bootstrapped)."""
+    g = torch.Generator().manual_seed(0)
+    T, K = 4, 2
+    log_probs, entropies, values = (torch.randn(T, K, generator=g) for _ in range(3))
+    rewards = torch.tensor([[1.0, 0.0], [0.0, -1.0], [-1.0, 1.0], [0.0, 0.0]])
+    bootstrap = torch.randn(K, generator=g)
+    dones = torch.zeros(T, K, dtype=torch.bool)
+    dones[1, 1] = True
+    batched = a3c_loss(log_probs, entropies, values, rewards, bootstrap, dones, GAMMA, LAMBDA, ENTROPY)
+
+    def classic(k: int, steps: slice, boot: torch.Tensor):
+        return a3c_loss(
+            log_probs[steps, k : k + 1], entropies[steps, k : k + 1], values[steps, k : k + 1],
+            rewards[steps, k : k + 1], boot, None, GAMMA, LAMBDA, ENTROPY,
+        )
+
+    parts = [classic(0, slice(0, 4), bootstrap[0:1]), classic(1, slice(0, 2), torch.zeros(1)), classic(1, slice(2, 4), bootstrap[1:2])]
+    assert batched.policy_loss.item() == pytest.approx(sum(p.policy_loss.item() for p in parts), abs=1e-5)
+    assert batched.value_loss.item() == pytest.approx(sum(p.value_loss.item() for p in parts), abs=1e-5)
+    torch.testing.assert_close(batched.advantages[:2, 1], parts[1].advantages.squeeze(1))
+    torch.testing.assert_close(batched.advantages[2:, 1], parts[2].advantages.squeeze(1))
+
+
+def test_k_equals_one_builds_the_classic_worker():
+    shared = SharedState.create(MLPActorCritic(10, 3), None, mp.get_context(START_METHOD))
+    config = TrainConfig(env_name="Corridor", num_processes=1, envs_per_worker=1)
+    worker = build_worker(0, config, corridor_task(), shared)
+    assert type(worker) is Worker
+    worker = build_worker(0, TrainConfig(env_name="Corridor", num_processes=1, envs_per_worker=3), corridor_task(), shared)
+    assert isinstance(worker, BatchedWorker) and worker.num_envs == 3
+
+
+def _scripted_env(seed: int) -> ScriptedRewardEnv:
+    # env seeded i*... gets an episode of 2 + (seed % 1000) steps with big rewards to clip
+    return ScriptedRewardEnv([5.0] * (2 + seed % 1000))
+
+
+class HiddenRecorder(MLPActorCritic):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls = []
+
+    def forward(self, obs, hidden=None):
+        self.calls.append(hidden)
+        return super().forward(obs, hidden)
+
+
+def test_batched_rollout_shapes_counting_clipping_and_lstm_resets():
+    seed_process(0)
+    config = TrainConfig(env_name="Scripted", num_processes=1, num_steps=4, envs_per_worker=3)
+    envs = make_vector_env(Task("Scripted", _scripted_env, mlp_model), [0, 1, 2], max_episode_length=1000)
+    shared = SharedState.create(MLPActorCritic(4, 2), None, mp.get_context(START_METHOD))
+    local = HiddenRecorder(4, 2)
+    worker = BatchedWorker(config, envs, local, shared, SharedAdam(shared.model.parameters()))
+    rollout = worker.rollout()
+    for tensor in (rollout.log_probs, rollout.entropies, rollout.values, rollout.rewards, rollout.dones):
+        assert tensor.shape == (4, 3)
+    assert rollout.bootstrap_value.shape == (3,)
+    assert shared.global_step == 12
+    assert torch.all(rollout.rewards == 1.0)  # clipped from 5
+    # episodes of 2, 3 and 4 steps
+    expected_dones = torch.tensor([[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 0, 1]], dtype=torch.bool)
+    assert torch.equal(rollout.dones, expected_dones)
+    assert sorted(rollout.episode_returns) == [10.0, 10.0, 15.0, 20.0]
+    # The forward pass after env 0's episode ended (step 2) gets a zero state for env 0 only.
+    hx, _ = local.calls[2]
+    assert torch.count_nonzero(hx[0]) == 0 and torch.count_nonzero(hx[1]) > 0 and torch.count_nonzero(hx[2]) > 0
+    # Across rollouts the state is carried, detached.
+    worker.rollout()
+    assert local.calls[5][0].grad_fn is None
+
+
+def test_batched_update_is_applied_clipped_and_counts_k_times_t_steps():
+    seed_process(0)
+    config = TrainConfig(env_name="Corridor", num_processes=1, num_steps=5, envs_per_worker=4)
+    shared_model = MLPActorCritic(10, 3)
+    optimizer = torch.optim.SGD(shared_model.parameters(), lr=1.0)
+    shared = SharedState.create(shared_model, optimizer, mp.get_context(START_METHOD))
+    worker = build_worker(0, config, corridor_task(), shared)
+    for _ in range(3):
+        before = [p.detach().clone() for p in shared_model.parameters()]
+        stats = worker.update()
+        assert stats.applied and stats.steps == 20
+        delta = torch.cat([(b - p.detach()).flatten() for p, b in zip(shared_model.parameters(), before)])
+        assert 0 < delta.norm().item() <= config.max_grad_norm * 1.0001
+    assert shared.global_step == 60
+
+
+@pytest.mark.slow
+def test_batched_workers_learn_the_corridor(tmp_path):
+    from a3c.checkpoint import load_checkpoint, model_from_checkpoint
+    from a3c.trainer import train
+    from test_training import _sampled_success_rate
+
+    config = TrainConfig(
+        env_name="Corridor", num_processes=2, envs_per_worker=4, max_steps=30_000, lr=3e-3, num_steps=5, max_episode_length=1000
+    )
+    result = train(config, run_dir=tmp_path / "run", task=corridor_task(), quiet=True)
+    model = model_from_checkpoint(load_checkpoint(result.latest_checkpoint))
+    assert _sampled_success_rate(model, 300, seed=1) >= 0.9
