@@ -35,6 +35,9 @@ def _assert_one_line_error(code: int, out: str, err: str, fragment: str) -> None
         (["--lr", "fast"], "invalid float value"),
         (["--optimizer", "sgd"], "invalid choice"),
         (["--no-such-flag"], "unrecognized arguments"),
+        (["--envs-per-worker", "0"], "--envs-per-worker must be an integer >= 1"),
+        (["--max-seconds", "0"], "--max-seconds must be > 0"),
+        (["--eval-interval", "-1"], "--eval-interval must be >= 0"),
     ],
 )
 def test_train_rejects_bad_values_with_one_line(run_cli, tmp_path, args, fragment):

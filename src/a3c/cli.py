@@ -86,6 +86,13 @@ def _add_train_parser(subparsers: Any) -> None:
         type=float,
         help=f"seconds between periodic latest checkpoints (default {defaults.checkpoint_interval_s:g})",
     )
+    run.add_argument("--max-seconds", type=float, help="also stop after this much wall time")
+    run.add_argument(
+        "--eval-interval",
+        dest="eval_interval_s",
+        type=float,
+        help="seconds the evaluator pauses between episodes (default 0: plays without pause, as the seed)",
+    )
     run.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=_cmd_train)
 

@@ -87,6 +87,13 @@ class TrainConfig:
     checkpoint_interval_s: float = 60.0
     """Seconds between periodic ``latest`` checkpoints written by the trainer."""
 
+    max_seconds: float | None = None
+    """Also stop after this much wall time (None: no limit). Handy for time-boxed runs."""
+
+    eval_interval_s: float = 0.0
+    """Seconds the evaluator pauses between greedy episodes. 0 is the seed's evaluator, which
+    plays without pause and takes about a third of a 2-core machine from the workers."""
+
     def validate(self) -> "TrainConfig":
         """Raise :class:`UserError` with one clear line for the first invalid value."""
 
@@ -115,6 +122,10 @@ class TrainConfig:
             raise UserError(f"--max-grad-norm must be > 0, got {self.max_grad_norm}")
         if finite("checkpoint_interval_s") <= 0:
             raise UserError(f"--checkpoint-interval must be > 0 seconds, got {self.checkpoint_interval_s}")
+        if self.max_seconds is not None and finite("max_seconds") <= 0:
+            raise UserError(f"--max-seconds must be > 0, got {self.max_seconds}")
+        if finite("eval_interval_s") < 0:
+            raise UserError(f"--eval-interval must be >= 0 seconds, got {self.eval_interval_s}")
         integer("seed", 0)
         integer("num_processes", 1)
         integer("num_steps", 1)

@@ -133,6 +133,8 @@ def evaluator_main(
                     model, env_id=task.env_id, global_step=weights_step, config=config_dict, eval_reward=result.reward
                 )
                 save_checkpoint(checkpoint, run.best_path)
+            if config.eval_interval_s > 0:
+                shared.stop.wait(config.eval_interval_s)
     except KeyboardInterrupt:
         pass
     finally:

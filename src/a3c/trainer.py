@@ -44,6 +44,8 @@ class TrainResult:
     best_checkpoint: Path | None
     exit_codes: dict[str, int | None]
     """Exit code of every child process, by name."""
+    step_samples: list[tuple[float, int]]
+    """(seconds since start, global step), sampled about every 0.2 s."""
 
 
 class Trainer:
@@ -63,6 +65,8 @@ class Trainer:
         self.quiet = quiet
         self.progress_interval_s = progress_interval_s
         self.ctx = mp.get_context(START_METHOD)
+        self.step_samples: list[tuple[float, int]] = []
+        """(seconds since start, global step), sampled by the watch loop, for throughput figures."""
 
     def _log(self, message: str) -> None:
         if not self.quiet:
@@ -157,7 +161,7 @@ class Trainer:
             f"({shared.global_step / max(wall, 1e-9):.0f} steps/s); checkpoints in {self.run.checkpoint_dir}"
         )
         best = self.run.best_path if self.run.best_path.exists() else None
-        return TrainResult(self.run.path, shared.global_step, wall, latest, best, {p.name: p.exitcode for p in processes})
+        return TrainResult(self.run.path, shared.global_step, wall, latest, best, {p.name: p.exitcode for p in processes}, self.step_samples)
 
     def _watch(self, shared: SharedState, processes: list[mp.Process], workers: list[mp.Process], start: float) -> None:
         """Poll the children until the workers finish; checkpoint and report on the way."""
@@ -173,6 +177,10 @@ class Trainer:
             if not any(p.is_alive() for p in workers):
                 return
             now = time.monotonic()
+            self.step_samples.append((time.time() - start, shared.global_step))
+            if cfg.max_seconds is not None and time.time() - start >= cfg.max_seconds:
+                self._log(f"--max-seconds {cfg.max_seconds:g} reached at step {shared.global_step:,}")
+                return
             if now - last_checkpoint >= cfg.checkpoint_interval_s:
                 self._save_latest(shared)
                 last_checkpoint = now
