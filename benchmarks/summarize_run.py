@@ -22,6 +22,18 @@ def load(path: Path) -> list[dict[str, float]]:
         ]
 
 
+def solve_point(rows: list[dict[str, float]], threshold: float = 18.0, window: int = 5) -> dict[str, float] | None:
+    """The first evaluation row at which the last ``window`` full episodes average >= threshold."""
+    recent: list[float] = []
+    for row in rows:
+        if row["stuck"]:
+            continue
+        recent = (recent + [row["reward"]])[-window:]
+        if len(recent) == window and statistics.fmean(recent) >= threshold:
+            return row
+    return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("metrics", type=Path)
@@ -54,6 +66,11 @@ def main() -> None:
     if len(steady) >= 2:
         rate = (steady[-1]["steps"] - steady[0]["steps"]) / (steady[-1]["t"] - steady[0]["t"])
         print(f"\nsteady-state rate after {args.warmup:.0f} s: {rate:.0f} global steps/s")
+    solved = solve_point(rows)
+    if solved is None:
+        print("not solved: the greedy evaluation never averaged >= 18 over its last 5 full episodes")
+    else:
+        print(f"solved (last 5 full greedy episodes average >= 18) at {solved['t'] / 60:.1f} min, {solved['steps']:,.0f} steps")
     print(f"final: {rows[-1]['steps']:,.0f} steps at {end / 60:.1f} min; best full episode {max(r['reward'] for r in rows if not r['stuck']):g}")
 
 
