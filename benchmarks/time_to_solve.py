@@ -1,0 +1,69 @@
+"""Train Pong and record the wall time and steps until it is solved.
+
+    python benchmarks/time_to_solve.py --run-dir runs/tts-k8 --out docs/results/tts-k8.json
+    python benchmarks/time_to_solve.py --run-dir runs/tts-classic -- --envs-per-worker 1
+
+"Solved" is the greedy evaluation's first average of >= 18 over its last 5 full episodes
+(stuck-guard episodes excluded). The run stops there (SIGTERM, which checkpoints) unless
+``--keep-going``; it stops anyway at ``--max-minutes``. Flags after ``--`` go to ``a3c train``
+and override the fast defaults below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from summarize_run import load, solve_point  # noqa: E402
+
+FAST = ["--envs-per-worker", "8", "--num-steps", "5", "--lr", "0.0002", "--eval-interval", "10", "--num-processes", "2"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run-dir", type=Path, required=True)
+    parser.add_argument("--max-minutes", type=float, default=45.0)
+    parser.add_argument("--keep-going", action="store_true", help="train to --max-minutes even once solved")
+    parser.add_argument("--out", type=Path, help="write the result as JSON here")
+    args, train_flags = parser.parse_known_args()
+    train_flags = [f for f in train_flags if f != "--"]
+
+    command = [sys.executable, "-m", "a3c", "train", *FAST, "--max-steps", str(10**9)]
+    command += ["--max-seconds", str(args.max_minutes * 60), *train_flags, "--run-dir", str(args.run_dir), "--quiet"]
+    print("running:", " ".join(command), flush=True)
+    proc = subprocess.Popen(command)
+    metrics = args.run_dir / "metrics.csv"
+    solved = None
+    while proc.poll() is None:
+        time.sleep(10)
+        if solved is None and metrics.exists():
+            solved = solve_point(load(metrics))
+            if solved is not None:
+                print(f"solved at {solved['t'] / 60:.1f} min, {solved['steps']:,.0f} steps", flush=True)
+                if not args.keep_going:
+                    proc.send_signal(signal.SIGTERM)
+    proc.wait()
+    rows = load(metrics) if metrics.exists() else []
+    solved = solve_point(rows) if rows else None
+    result = {
+        "command": " ".join(command),
+        "solved": solved is not None,
+        "solved_at_s": None if solved is None else solved["t"],
+        "solved_at_steps": None if solved is None else solved["steps"],
+        "last_wall_time_s": rows[-1]["t"] if rows else None,
+        "last_global_steps": rows[-1]["steps"] if rows else None,
+    }
+    print(json.dumps(result))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
