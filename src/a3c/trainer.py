@@ -132,29 +132,26 @@ class Trainer:
             for rank in range(cfg.num_processes)
         ]
         processes = [evaluator, *workers]
-        stopped = False
         with _sigterm_as_exception():
             try:
                 for process in processes:
                     process.start()
                 self._watch(shared, processes, workers, start)
                 forced = self._stop_all(shared, processes)
-                stopped = True
             except (KeyboardInterrupt, Terminated):
                 self._stop_all(shared, processes)
-                stopped = True
                 path = self._save_latest(shared)
                 print(f"[a3c] interrupted at step {shared.global_step:,}; latest checkpoint saved to {path}", file=sys.stderr, flush=True)
                 raise
-            finally:
-                if not stopped:  # any other error: never leave children training on their own
-                    self._stop_all(shared, processes)
+            except BaseException:  # any other error: never leave children training on their own
+                self._stop_all(shared, processes)
+                raise
 
         latest = self._save_latest(shared)
         failed = [f"{p.name} (exit code {p.exitcode})" for p in processes if p.exitcode != 0 and p.name not in forced]
         if forced or failed:
             problems = ", ".join(failed + [f"{name} (did not stop, killed)" for name in forced])
-            raise TrainingFailed(f"{problems} at step {shared.global_step:,}; latest checkpoint saved to {latest}")
+            raise TrainingFailed(f"{problems} failed at step {shared.global_step:,}; latest checkpoint saved to {latest}")
         wall = time.time() - start
         self._log(
             f"done: {shared.global_step:,} steps in {format_elapsed(wall)} "
@@ -164,17 +161,12 @@ class Trainer:
         return TrainResult(self.run.path, shared.global_step, wall, latest, best, {p.name: p.exitcode for p in processes}, self.step_samples)
 
     def _watch(self, shared: SharedState, processes: list[mp.Process], workers: list[mp.Process], start: float) -> None:
-        """Poll the children until the workers finish; checkpoint and report on the way."""
+        """Poll the children until the workers finish or one fails; checkpoint and report on the way."""
         cfg = self.config
         last_checkpoint = last_progress = time.monotonic()
         while True:
-            failed = [p for p in processes if p.exitcode not in (None, 0)]
-            if failed:
-                names = ", ".join(f"{p.name} (exit code {p.exitcode})" for p in failed)
-                self._stop_all(shared, processes)
-                path = self._save_latest(shared)
-                raise TrainingFailed(f"{names} failed at step {shared.global_step:,}; latest checkpoint saved to {path}")
-            if not any(p.is_alive() for p in workers):
+            # A failed child ends the watch at once; train() then stops the rest and reports it.
+            if any(p.exitcode not in (None, 0) for p in processes) or not any(p.is_alive() for p in workers):
                 return
             now = time.monotonic()
             self.step_samples.append((time.time() - start, shared.global_step))

@@ -68,6 +68,15 @@ def hand_off_gradients(local_model: nn.Module, shared_model: nn.Module) -> None:
         shared.grad = local.grad
 
 
+def sample_action(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Sample from the softmax policy: (actions (N, 1), their log-probs (N,), entropies (N,))."""
+    prob = F.softmax(logits, dim=-1)
+    log_prob = F.log_softmax(logits, dim=-1)
+    action = prob.multinomial(num_samples=1).detach()
+    entropy = -(log_prob * prob).sum(1)
+    return action, log_prob.gather(1, action).squeeze(1), entropy
+
+
 class Worker:
     """The state of one worker: its env, local model, LSTM state and episode bookkeeping."""
 
@@ -107,11 +116,9 @@ class Worker:
         for _ in range(cfg.num_steps):
             self.episode_length += 1
             value, logits, self.hidden = self.model(self._obs_tensor(), self.hidden)
-            prob = F.softmax(logits, dim=-1)
-            log_prob = F.log_softmax(logits, dim=-1)
-            action = prob.multinomial(num_samples=1).detach()
-            entropies.append(-(log_prob * prob).sum(1))
-            log_probs.append(log_prob.gather(1, action).squeeze(1))
+            action, log_prob, entropy = sample_action(logits)
+            log_probs.append(log_prob)
+            entropies.append(entropy)
             values.append(value.squeeze(1))
 
             self.obs, reward, terminated, truncated, _ = self.env.step(int(action.item()))
@@ -143,18 +150,24 @@ class Worker:
         )
 
     def loss(self, rollout: Rollout) -> RolloutLoss:
+        """The seed's loss, summed over steps and averaged over envs (one env: exactly the seed's)."""
         cfg = self.config
-        return a3c_loss(
+        losses = a3c_loss(
             rollout.log_probs,
             rollout.entropies,
             rollout.values,
             rollout.rewards,
             rollout.bootstrap_value,
-            dones=None,
+            dones=rollout.dones,
             gamma=cfg.gamma,
             gae_lambda=cfg.gae_lambda,
             entropy_coef=cfg.entropy_coef,
         )
+        num_envs = rollout.rewards.shape[1]
+        losses.policy_loss = losses.policy_loss / num_envs
+        losses.value_loss = losses.value_loss / num_envs
+        losses.entropy = losses.entropy / num_envs
+        return losses
 
     def update(self) -> UpdateStats:
         """One A3C update: sync, roll out, back-propagate, hand off, step the shared optimiser."""
@@ -199,17 +212,10 @@ class BatchedWorker(Worker):
         shared: SharedState,
         optimizer: Optimizer,
     ) -> None:
-        self.config = config
-        self.env = envs
+        super().__init__(config, envs, local_model, shared, optimizer)  # type: ignore[arg-type]
         self.num_envs = envs.num_envs
-        self.model = local_model
-        self.shared = shared
-        self.optimizer = optimizer
-        self.obs, _ = envs.reset()
         self.hidden = local_model.initial_state(self.num_envs)
-        self.done = False
         self.episode_returns = np.zeros(self.num_envs)
-        self.skipped_updates = 0
 
     def _obs_tensor(self) -> torch.Tensor:
         return torch.from_numpy(np.asarray(self.obs, dtype=np.float32))
@@ -221,11 +227,9 @@ class BatchedWorker(Worker):
         finished: list[float] = []
         for _ in range(cfg.num_steps):
             value, logits, hidden = self.model(self._obs_tensor(), self.hidden)
-            prob = F.softmax(logits, dim=-1)
-            log_prob = F.log_softmax(logits, dim=-1)
-            action = prob.multinomial(num_samples=1).detach()
-            entropies.append(-(log_prob * prob).sum(1))
-            log_probs.append(log_prob.gather(1, action).squeeze(1))
+            action, log_prob, entropy = sample_action(logits)
+            log_probs.append(log_prob)
+            entropies.append(entropy)
             values.append(value.squeeze(1))
 
             self.obs, reward, terminated, truncated, _ = self.env.step(action.squeeze(1).numpy())
@@ -252,25 +256,6 @@ class BatchedWorker(Worker):
             episode_returns=finished,
             dones=torch.stack(dones),
         )
-
-    def loss(self, rollout: Rollout) -> RolloutLoss:
-        cfg = self.config
-        losses = a3c_loss(
-            rollout.log_probs,
-            rollout.entropies,
-            rollout.values,
-            rollout.rewards,
-            rollout.bootstrap_value,
-            dones=rollout.dones,
-            gamma=cfg.gamma,
-            gae_lambda=cfg.gae_lambda,
-            entropy_coef=cfg.entropy_coef,
-        )
-        k = self.num_envs
-        losses.policy_loss = losses.policy_loss / k
-        losses.value_loss = losses.value_loss / k
-        losses.entropy = losses.entropy / k
-        return losses
 
 
 def build_worker(rank: int, config: TrainConfig, task: Task, shared: SharedState) -> Worker:
