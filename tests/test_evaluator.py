@@ -84,6 +84,7 @@ def test_evaluator_syncs_at_each_episode_start_logs_and_keeps_the_best_weights(t
     from a3c.run_dir import RunDir
     from a3c.shared import SharedState
     from a3c.task import Task, mlp_model
+    from a3c.telemetry import eval_line
 
     shared = SharedState.create(MLPActorCritic(4, 2), None, mp.get_context("spawn"))
     env = TrainingInReset(shared)
@@ -100,6 +101,20 @@ def test_evaluator_syncs_at_each_episode_start_logs_and_keeps_the_best_weights(t
     best = load_checkpoint(run.best_path)
     assert best["eval_reward"] == 4.0 and best["global_step"] == 30
     assert best["model"]["critic_linear.bias"].item() == 3.0
-    lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 4
-    assert re.fullmatch(r"Time \d\dh \d\dm \d\ds, num steps 20, FPS \d+, episode reward 2, episode length 1", lines[1])
+    # One report per episode goes to the trainer, which prints the seed's line for it.
+    reports = _drain_all(shared.events, 4)
+    assert [(r.reward, r.length, r.ended_by) for r in reports] == [(1.0, 1, "terminated"), (2.0, 1, "terminated"), (3.0, 1, "terminated"), (4.0, 1, "terminated")]
+    assert re.fullmatch(r"Time \d\dh \d\dm \d\ds, num steps 20, FPS \d+, episode reward 2, episode length 1", eval_line(reports[1]))
+
+
+def _drain_all(events, count: int, timeout_s: float = 5.0) -> list:
+    """The queue's feeder thread delivers asynchronously: wait for ``count`` messages."""
+    import time
+
+    from a3c.telemetry import drain
+
+    got, deadline = [], time.monotonic() + timeout_s
+    while len(got) < count and time.monotonic() < deadline:
+        got += drain(events)
+        time.sleep(0.01)
+    return got

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from a3c.config import OPTIMIZERS, TrainConfig, default_num_processes
+from a3c.config import OPTIMIZERS, TrainConfig, default_num_processes, resolve_config
 from a3c.errors import UserError
 
 EXIT_USAGE = 2
@@ -41,40 +41,52 @@ def _positive_int(text: str) -> int:
 
 
 def _add_train_parser(subparsers: Any) -> None:
-    defaults = TrainConfig(num_processes=1)
+    from a3c.presets import DEFAULT_PRESET, preset_names
+
+    fast = resolve_config(num_processes=1)
+    seed = TrainConfig(num_processes=1)
+
+    def default(name: str, fmt: str = "") -> str:
+        value, seed_value = getattr(fast, name), getattr(seed, name)
+        text = f"default {value:{fmt}}"
+        return text if value == seed_value else f"{text}; seed {seed_value:{fmt}}"
+
     p = subparsers.add_parser(
         "train",
         help="train an agent with Hogwild! A3C",
-        description="Train A3C on an Atari game. Algorithm defaults are the seed notebook's.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description=(
+            f"Train A3C on an Atari game. Settings come in layers: the preset ({DEFAULT_PRESET!r} unless --preset), "
+            "then --config FILE, then the flags given here. `--preset seed` is the seed notebook's algorithm exactly."
+        ),
         argument_default=argparse.SUPPRESS,
     )
+    p.add_argument(
+        "--preset",
+        help=f"named settings: {', '.join(preset_names())} (default {DEFAULT_PRESET}: batched workers tuned for 2 cores)",
+    )
+    p.add_argument("--config", help="YAML config file, or a run dir whose config.yaml to repeat; flags override it")
     algo = p.add_argument_group("algorithm (the seed's flags)")
-    algo.add_argument("--lr", type=float, help=f"learning rate (default {defaults.lr})")
-    algo.add_argument("--gamma", type=float, help=f"discount factor (default {defaults.gamma})")
-    algo.add_argument("--gae-lambda", type=float, help=f"GAE lambda (default {defaults.gae_lambda})")
-    algo.add_argument("--entropy-coef", type=float, help=f"entropy coefficient (default {defaults.entropy_coef})")
-    algo.add_argument("--value-loss-coef", type=float, help=f"value loss coefficient (default {defaults.value_loss_coef})")
-    algo.add_argument("--max-grad-norm", type=float, help=f"gradient norm clip (default {defaults.max_grad_norm:g})")
-    algo.add_argument("--seed", type=int, help=f"random seed; process rank r uses seed + r (default {defaults.seed})")
+    algo.add_argument("--lr", type=float, help=f"learning rate ({default('lr')})")
+    algo.add_argument("--gamma", type=float, help=f"discount factor ({default('gamma')})")
+    algo.add_argument("--gae-lambda", type=float, help=f"GAE lambda ({default('gae_lambda')})")
+    algo.add_argument("--entropy-coef", type=float, help=f"entropy coefficient ({default('entropy_coef')})")
+    algo.add_argument("--value-loss-coef", type=float, help=f"value loss coefficient ({default('value_loss_coef')})")
+    algo.add_argument("--max-grad-norm", type=float, help=f"gradient norm clip ({default('max_grad_norm', 'g')})")
+    algo.add_argument("--seed", type=int, help=f"random seed; process rank r uses seed + r ({default('seed')})")
     algo.add_argument(
         "--num-processes",
         type=int,
         help=f"training processes (default: one per CPU, here {default_num_processes()}; the seed used 4)",
     )
-    algo.add_argument("--num-steps", type=int, help=f"forward steps per update (default {defaults.num_steps})")
-    algo.add_argument("--max-episode-length", type=int, help=f"episode cap in agent steps (default {defaults.max_episode_length})")
-    algo.add_argument(
-        "--env-name", "--env", dest="env_name", help=f"Atari game id, legacy ids accepted (default {defaults.env_name})"
-    )
+    algo.add_argument("--num-steps", type=int, help=f"forward steps per update ({default('num_steps')})")
+    algo.add_argument("--max-episode-length", type=int, help=f"episode cap in agent steps ({default('max_episode_length')})")
+    algo.add_argument("--env-name", "--env", dest="env_name", help=f"Atari game id, legacy ids accepted ({default('env_name')})")
     algo.add_argument("--no-shared", action="store_true", help="per-worker optimiser statistics instead of shared ones")
     algo.add_argument(
-        "--max-steps", type=int, help=f"global env steps before training stops (default {defaults.max_steps:,}; the seed's was 20,000)"
+        "--max-steps", type=int, help=f"global env steps before training stops ({default('max_steps', ',')}; the seed's quick run: 20,000)"
     )
     algo.add_argument(
-        "--envs-per-worker",
-        type=int,
-        help="envs each worker steps together with batched passes (default 1 = the seed's algorithm)",
+        "--envs-per-worker", type=int, help=f"envs each worker steps together with batched passes ({default('envs_per_worker')})"
     )
     algo.add_argument("--optimizer", choices=OPTIMIZERS, help="adam = SharedAdam (seed), rmsprop = the A3C paper's shared RMSProp")
     run = p.add_argument_group("run")
@@ -84,14 +96,14 @@ def _add_train_parser(subparsers: Any) -> None:
         "--checkpoint-interval",
         dest="checkpoint_interval_s",
         type=float,
-        help=f"seconds between periodic latest checkpoints (default {defaults.checkpoint_interval_s:g})",
+        help=f"seconds between periodic latest checkpoints ({default('checkpoint_interval_s', 'g')})",
     )
     run.add_argument("--max-seconds", type=float, help="also stop after this much wall time")
     run.add_argument(
         "--eval-interval",
         dest="eval_interval_s",
         type=float,
-        help="seconds the evaluator pauses between episodes (default 0: plays without pause, as the seed)",
+        help=f"seconds the evaluator pauses between greedy episodes ({default('eval_interval_s', 'g')}: plays without pause)",
     )
     run.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=_cmd_train)
@@ -127,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_parser(subparsers)
     _add_evaluate_parser(subparsers)
     _add_envs_parser(subparsers)
+    from a3c import plot, record
+
+    plot.add_parser(subparsers)
+    record.add_parser(subparsers)
     return parser
 
 
@@ -135,7 +151,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     overrides = {k: v for k, v in vars(args).items() if k in fields}
-    config = TrainConfig(**overrides)
+    config = resolve_config(getattr(args, "preset", None), getattr(args, "config", None), **overrides)
     trainer = Trainer(
         config, run_dir=getattr(args, "run_dir", None), force=getattr(args, "force", False), quiet=getattr(args, "quiet", False)
     )
@@ -150,26 +166,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from a3c.checkpoint import load_checkpoint, model_from_checkpoint
-    from a3c.evaluator import play_greedy_episode
-    from a3c.task import corridor_task, atari_task
+    from a3c.evaluator import load_policy, play_greedy_episode
 
-    if args.checkpoint is None:
-        from a3c.pretrained import pong_checkpoint
-
-        args.checkpoint = pong_checkpoint()  # the shipped agent, as the seed's notebook loads its own
-    checkpoint = load_checkpoint(args.checkpoint)
-    env_id = args.env_name or checkpoint["env_id"]
-    task = corridor_task() if env_id == "Corridor" else atari_task(env_id)
-    env = task.make_env(args.seed)
-    num_actions = int(env.action_space.n)
-    if num_actions != int(checkpoint["num_actions"]):
-        raise UserError(
-            f"checkpoint {checkpoint['path']!r} was trained on {checkpoint['env_id']} with {checkpoint['num_actions']} actions, "
-            f"but {env_id} has {num_actions}"
-        )
-    model = model_from_checkpoint(checkpoint)
-    model.eval()
+    # No --checkpoint: the shipped agent, as the seed's notebook loads its own.
+    policy = load_policy(args.checkpoint, args.env_name, args.seed)
+    checkpoint, env_id, env, model = policy.checkpoint, policy.env_id, policy.env, policy.model
     rewards: list[float] = []
     lengths: list[int] = []
     ended_by: list[str] = []

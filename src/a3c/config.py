@@ -10,8 +10,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from a3c.errors import UserError
 
@@ -143,9 +147,71 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
-        """Build a config from a mapping, rejecting unknown keys with a clear message."""
+        """Build a config from a mapping, rejecting unknown keys and wrong types with a clear message."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise UserError(f"unknown config key(s): {', '.join(unknown)}")
+            raise UserError(f"unknown config key(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        hints = typing.get_type_hints(cls)
+        for key, value in data.items():
+            _check_type(key, value, hints[key])
         return cls(**data)
+
+
+def _check_type(key: str, value: Any, hint: Any) -> None:
+    allowed = typing.get_args(hint) or (hint,)
+    if value is None and type(None) in allowed:
+        return
+    if bool in allowed:
+        ok = isinstance(value, bool)
+    elif int in allowed:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif float in allowed:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        names = " or ".join("null" if t is type(None) else {"float": "number"}.get(t.__name__, t.__name__) for t in allowed)
+        raise UserError(f"config key {key!r} must be {names}, got {value!r}")
+
+
+def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a YAML config (a file, or a run dir holding ``config.yaml``); one clear error line if bad."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "config.yaml"
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"config file {str(path)!r} does not exist") from None
+    except OSError as error:
+        raise UserError(f"cannot read config file {str(path)!r}: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"config file {str(path)!r} is not a text file") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise UserError(f"config file {str(path)!r} is not valid YAML{where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"config file {str(path)!r} must hold a mapping of keys to values, got {type(data).__name__}")
+    return data
+
+
+def resolve_config(preset: str | None = None, config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> TrainConfig:
+    """The config of a run, in layers: TrainConfig's defaults (the seed's algorithm), then the
+    preset (``fast`` unless named), then the config file, then ``overrides`` (command-line flags)."""
+    from a3c.presets import DEFAULT_PRESET, preset_path
+
+    data = load_config_file(preset_path(preset or DEFAULT_PRESET))
+    if config_file is not None:
+        from_file = load_config_file(config_file)
+        try:
+            TrainConfig.from_dict(from_file)
+        except UserError as error:
+            raise UserError(f"config file {str(config_file)!r}: {error}") from None
+        data.update(from_file)
+    data.update(overrides)
+    return TrainConfig.from_dict(data).validate()

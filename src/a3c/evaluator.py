@@ -6,21 +6,26 @@ The same episode loop serves the evaluation process that runs beside training an
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
 
-from a3c.checkpoint import make_checkpoint, save_checkpoint
+from a3c.checkpoint import load_checkpoint, make_checkpoint, model_from_checkpoint, save_checkpoint
 from a3c.config import TrainConfig
 from a3c.run_dir import RunDir
 from a3c.shared import SharedState, seed_process
-from a3c.task import Task
+from a3c.envs.atari import make_atari_env
+from a3c.errors import UserError
+from a3c.task import Task, corridor_task
+from a3c.telemetry import EvalReport, send
 
 #: End an episode when this many consecutive greedy actions were the same. A greedy policy
 #: that has collapsed onto one action (e.g. never pressing FIRE) would otherwise play forever.
@@ -48,8 +53,12 @@ def play_greedy_episode(
     max_episode_length: int,
     stuck_repeats: int = STUCK_REPEATS,
     should_stop: Callable[[], bool] | None = None,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> EpisodeResult | None:
-    """Play one episode with argmax actions. Returns None if ``should_stop`` fired first."""
+    """Play one episode with argmax actions. Returns None if ``should_stop`` fired first.
+
+    ``on_step(length, total_reward)`` is called after every env step (``a3c record`` grabs a
+    frame there)."""
     obs, _ = env.reset()
     hidden = model.initial_state()
     recent: deque[int] = deque(maxlen=stuck_repeats)
@@ -62,6 +71,8 @@ def play_greedy_episode(
         total += float(reward)
         length += 1
         recent.append(action)
+        if on_step is not None:
+            on_step(length, total)
         if terminated:
             return EpisodeResult(total, length, "terminated")
         if truncated:
@@ -84,9 +95,9 @@ def evaluator_main(
     run_dir: str,
     start_time: float,
     best_reward: float | None = None,
-    quiet: bool = False,
 ) -> None:
     """Entry point of the evaluation process: sync at each episode start, play greedily, log."""
+    shared.events.cancel_join_thread()  # a report still queued must never block this process's exit
     seed_process(config.seed + rank)
     env = task.make_env(config.seed + rank)
     model = task.make_model(env)
@@ -120,13 +131,7 @@ def evaluator_main(
                     "unix_time": f"{now:.1f}",
                 }
             )
-            if not quiet:
-                print(
-                    f"Time {format_elapsed(elapsed)}, num steps {steps}, FPS {fps:.0f}, "
-                    f"episode reward {result.reward:g}, episode length {result.length}"
-                    + ("" if result.ended_by == "terminated" else f" ({result.ended_by})"),
-                    flush=True,
-                )
+            send(shared.events, EvalReport(elapsed, steps, result.reward, result.length, result.ended_by))
             if result.reward > best:
                 best = result.reward
                 checkpoint = make_checkpoint(
@@ -139,3 +144,55 @@ def evaluator_main(
         pass
     finally:
         env.close()
+
+
+@dataclass
+class LoadedPolicy:
+    """A checkpoint's network, ready for greedy play, and the env it plays."""
+
+    checkpoint: dict[str, Any]
+    """As :func:`a3c.checkpoint.load_checkpoint` returns it; ``checkpoint["path"]`` is the file used."""
+    env_id: str
+    """The game played: ``--env`` if given, else the checkpoint's."""
+    env: gym.Env
+    model: nn.Module
+    """In eval mode."""
+
+
+def load_policy(
+    checkpoint_arg: str | os.PathLike[str] | None,
+    env_id: str | None = None,
+    seed: int | None = 0,
+    render_mode: str | None = None,
+) -> LoadedPolicy:
+    """Load a checkpoint file or run dir (None: the shipped Pong agent) and build its env and network.
+
+    ``env_id`` overrides the checkpoint's game; the network must have as many actions as the game.
+    Raises :class:`UserError` for a missing or unusable checkpoint, an unknown game or an action
+    count mismatch. The caller closes ``env``.
+    """
+    if checkpoint_arg is None:
+        from a3c.pretrained import pong_checkpoint
+
+        checkpoint_arg = pong_checkpoint()
+    checkpoint = load_checkpoint(checkpoint_arg)
+    env_id = env_id or str(checkpoint["env_id"])
+    if env_id == "Corridor":
+        if render_mode is not None:
+            raise UserError("the Corridor test task has no screen to render; record an Atari game")
+        env = corridor_task().make_env(seed)
+    else:
+        env = make_atari_env(env_id, seed, render_mode=render_mode)
+    try:
+        num_actions = int(env.action_space.n)
+        if num_actions != int(checkpoint["num_actions"]):
+            raise UserError(
+                f"checkpoint {checkpoint['path']!r} was trained on {checkpoint['env_id']} with {checkpoint['num_actions']} "
+                f"actions, but {env_id} has {num_actions}"
+            )
+        model = model_from_checkpoint(checkpoint)
+    except BaseException:
+        env.close()
+        raise
+    model.eval()
+    return LoadedPolicy(checkpoint, env_id, env, model)

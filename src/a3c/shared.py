@@ -41,13 +41,15 @@ class SharedState:
     evaluator_ready: Any
     """``multiprocessing.Event``: set once the evaluator has built its env, so that workers start
     together with it and even a short run gets evaluated."""
+    events: Any
+    """``multiprocessing.Queue`` of :mod:`a3c.telemetry` reports from the children to the trainer."""
 
     @classmethod
     def create(cls, model: nn.Module, optimizer: Optimizer | None, ctx: BaseContext, start_step: int = 0) -> "SharedState":
         model.share_memory()
         if optimizer is not None and hasattr(optimizer, "share_memory"):
             optimizer.share_memory()
-        return cls(model, optimizer, ctx.Value("q", start_step), ctx.Event(), ctx.Event())
+        return cls(model, optimizer, ctx.Value("q", start_step), ctx.Event(), ctx.Event(), ctx.Queue())
 
     @property
     def global_step(self) -> int:

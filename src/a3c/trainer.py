@@ -21,10 +21,12 @@ import torch.multiprocessing as mp
 from a3c.checkpoint import make_checkpoint, save_checkpoint
 from a3c.config import TrainConfig
 from a3c.evaluator import evaluator_main, format_elapsed
+from a3c.progress import Progress
 from a3c.optim import make_optimizer
 from a3c.run_dir import RunDir, default_run_dir
 from a3c.shared import START_METHOD, SharedState, seed_process
 from a3c.task import Task, atari_task
+from a3c.telemetry import EvalReport, TrainingLog, drain, eval_line
 from a3c.worker import worker_main
 
 POLL_INTERVAL_S = 0.2
@@ -56,7 +58,7 @@ class Trainer:
         task: Task | None = None,
         force: bool = False,
         quiet: bool = False,
-        progress_interval_s: float = 60.0,
+        progress_interval_s: float = 30.0,
     ) -> None:
         self.config = config.validate()
         self.task = task or atari_task(config.env_name)
@@ -67,10 +69,10 @@ class Trainer:
         self.ctx = mp.get_context(START_METHOD)
         self.step_samples: list[tuple[float, int]] = []
         """(seconds since start, global step), sampled by the watch loop, for throughput figures."""
+        self.progress = Progress(config.max_steps, quiet=True)
 
     def _log(self, message: str) -> None:
-        if not self.quiet:
-            print(f"[a3c] {message}", flush=True)
+        self.progress.log(f"[a3c] {message}")
 
     def _build_shared(self) -> SharedState:
         cfg = self.config
@@ -115,6 +117,8 @@ class Trainer:
         self.run.write_config(cfg, extra={"a3c run": self.task.env_id, "torch": torch.__version__})
         self.run.start_metrics()
         shared = self._build_shared()
+        self.progress = Progress(cfg.max_steps, quiet=self.quiet, interval_s=self.progress_interval_s)
+        self.log = TrainingLog(self.run.path, cfg.lr)
         start = time.time()
         self._log(
             f"training {self.task.env_id} with {cfg.num_processes} workers + 1 evaluator for "
@@ -123,7 +127,7 @@ class Trainer:
 
         evaluator = self.ctx.Process(
             target=evaluator_main,
-            args=(cfg.num_processes, cfg, self.task, shared, str(self.run.path), start, None, self.quiet),
+            args=(cfg.num_processes, cfg, self.task, shared, str(self.run.path), start, None),
             name="a3c-evaluator",
             daemon=True,
         )
@@ -146,6 +150,10 @@ class Trainer:
             except BaseException:  # any other error: never leave children training on their own
                 self._stop_all(shared, processes)
                 raise
+            finally:
+                self._report(shared, start, final=True)
+                self.log.close()
+                self.progress.close()
 
         latest = self._save_latest(shared)
         failed = [f"{p.name} (exit code {p.exitcode})" for p in processes if p.exitcode != 0 and p.name not in forced]
@@ -163,27 +171,42 @@ class Trainer:
     def _watch(self, shared: SharedState, processes: list[mp.Process], workers: list[mp.Process], start: float) -> None:
         """Poll the children until the workers finish or one fails; checkpoint and report on the way."""
         cfg = self.config
-        last_checkpoint = last_progress = time.monotonic()
+        last_checkpoint = time.monotonic()
         while True:
             # A failed child ends the watch at once; train() then stops the rest and reports it.
             if any(p.exitcode not in (None, 0) for p in processes) or not any(p.is_alive() for p in workers):
                 return
             now = time.monotonic()
             self.step_samples.append((time.time() - start, shared.global_step))
+            self._report(shared, start)
             if cfg.max_seconds is not None and time.time() - start >= cfg.max_seconds:
                 self._log(f"--max-seconds {cfg.max_seconds:g} reached at step {shared.global_step:,}")
                 return
             if now - last_checkpoint >= cfg.checkpoint_interval_s:
                 self._save_latest(shared)
                 last_checkpoint = now
-            if now - last_progress >= self.progress_interval_s:
-                elapsed = time.time() - start
-                self._log(
-                    f"{format_elapsed(elapsed)}  step {shared.global_step:,}/{cfg.max_steps:,}  "
-                    f"{shared.global_step / elapsed:.0f} steps/s"
-                )
-                last_progress = now
             time.sleep(POLL_INTERVAL_S)
+
+    def _report(self, shared: SharedState, start: float, final: bool = False) -> None:
+        """Drain the children's reports into TensorBoard, the CSVs and the progress display."""
+        for message in drain(shared.events):
+            if isinstance(message, EvalReport):
+                self.log.eval_episode(message)
+                self.progress.eval_result(message.reward)
+                self.progress.log(eval_line(message))
+            else:
+                self.log.worker_report(message)
+        elapsed, steps = time.time() - start, shared.global_step
+        self.log.tick(elapsed, steps, force=final)
+        self.progress.update(elapsed, steps, self._recent_rate(), self.config.max_seconds)
+
+    def _recent_rate(self, window_s: float = 10.0) -> float:
+        """Global steps per second over the last ``window_s`` seconds of samples."""
+        if len(self.step_samples) < 2:
+            return 0.0
+        t1, s1 = self.step_samples[-1]
+        t0, s0 = next(((t, s) for t, s in reversed(self.step_samples) if t1 - t >= window_s), self.step_samples[0])
+        return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
 
 
 class Terminated(Exception):

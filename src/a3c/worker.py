@@ -26,6 +26,7 @@ from a3c.model import Hidden
 from a3c.optim import make_optimizer
 from a3c.shared import SharedState, seed_process
 from a3c.task import Task, make_vector_env
+from a3c.telemetry import WorkerReporter
 
 
 @dataclass
@@ -55,6 +56,8 @@ class UpdateStats:
     grad_norm: float
     applied: bool
     """False when the loss or gradient was not finite and the update was skipped."""
+    episode_returns: list[float] = field(default_factory=list)
+    """Unclipped returns of the episodes that ended in this update's rollout."""
 
 
 def hand_off_gradients(local_model: nn.Module, shared_model: nn.Module) -> None:
@@ -193,6 +196,7 @@ class Worker:
             entropy=float(losses.entropy),
             grad_norm=grad_norm,
             applied=applied,
+            episode_returns=rollout.episode_returns,
         )
 
 
@@ -291,11 +295,14 @@ def _single_env_view(envs: gym.vector.VectorEnv) -> gym.Env:
 
 def worker_main(rank: int, config: TrainConfig, task: Task, shared: SharedState) -> None:
     """Entry point of a training process. Runs until ``max_steps`` or the stop event."""
+    shared.events.cancel_join_thread()  # a report still queued must never block this process's exit
     worker = build_worker(rank, config, task, shared)
+    reporter = WorkerReporter(rank, shared.events)
     shared.wait_for_evaluator()
     try:
         while not shared.should_stop(config.max_steps):
-            worker.update()
+            reporter.record(worker.update())
+        reporter.flush()
     except KeyboardInterrupt:  # the trainer handles Ctrl-C; workers just leave quietly
         pass
     finally:
