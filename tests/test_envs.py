@@ -124,3 +124,43 @@ def test_the_package_exports_what_a_user_needs_for_their_own_loop():
     assert obs.shape == (1, 42, 42) and obs.dtype == np.float32
     assert env.unwrapped._frameskip == 1
     env.close()
+
+
+def test_fire_is_pressed_only_in_games_that_wait_for_it():
+    from a3c.envs.atari import waits_for_fire
+    from a3c.envs.wrappers import FireAtLifeStart
+
+    assert waits_for_fire("Breakout") and not waits_for_fire("Pong")
+
+    def wrappers(env):
+        found = []
+        while hasattr(env, "env"):
+            found.append(type(env))
+            env = env.env
+        return found
+
+    assert FireAtLifeStart not in wrappers(make_atari_env("PongDeterministic-v4", seed=0))  # the seed's Pong, untouched
+    assert FireAtLifeStart in wrappers(make_atari_env("BreakoutDeterministic-v4", seed=0))
+
+
+def test_breakout_relaunches_the_ball_after_every_lost_life():
+    import gymnasium as gym
+
+    from a3c.envs.wrappers import FireAtLifeStart
+
+    # A policy that never presses FIRE: without the wrapper the first ball never launches.
+    raw = gym.make("ALE/Breakout-v5", frameskip=4, repeat_action_probability=0.0)
+    raw.reset(seed=0)
+    assert all(not raw.step(0)[2] for _ in range(600))
+    assert raw.unwrapped.ale.lives() == 5
+
+    env = FireAtLifeStart(gym.make("ALE/Breakout-v5", frameskip=4, repeat_action_probability=0.0), fire_action=1)
+    env.reset(seed=0)
+    lives_seen = []
+    for step in range(3000):
+        _, _, terminated, truncated, info = env.step(0)
+        lives_seen.append(info["lives"])
+        if terminated or truncated:
+            break
+    assert terminated, "every life should be played out by a NOOP policy once FIRE launches the ball"
+    assert sorted(set(lives_seen), reverse=True)[:2] == [5, 4] and lives_seen[-1] == 0

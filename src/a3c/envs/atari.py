@@ -30,8 +30,9 @@ from typing import Any
 
 import ale_py
 import gymnasium as gym
+import numpy as np
 
-from a3c.envs.wrappers import Rescale42x42, RunningFrameNormalizer
+from a3c.envs.wrappers import FireAtLifeStart, Rescale42x42, RunningFrameNormalizer
 from a3c.errors import UserError
 
 gym.register_envs(ale_py)
@@ -112,6 +113,24 @@ def resolve_env_id(env_id: str) -> AtariSpec:
     raise UserError(f"unknown Atari env id {env_id!r}{hint}; {_HOW_TO_LIST}")
 
 
+@functools.lru_cache(maxsize=None)
+def waits_for_fire(game: str) -> bool:
+    """True if ``game`` shows a still screen until FIRE is pressed (Breakout does; Pong serves
+    by itself). Measured, not listed: two seconds of NOOPs after a reset change no pixel."""
+    probe = gym.make(f"ALE/{game}-v5", frameskip=4, repeat_action_probability=0.0)
+    try:
+        if "FIRE" not in probe.unwrapped.get_action_meanings():
+            return False
+        first, _ = probe.reset(seed=0)
+        for _ in range(30):
+            obs, *_ = probe.step(0)
+            if not np.array_equal(obs, first):
+                return False
+        return True
+    finally:
+        probe.close()
+
+
 def make_atari_env(env_id: str, seed: int | None = None, render_mode: str | None = None) -> gym.Env:
     """Build the seed's Atari env: observations are float32 arrays of shape (1, 42, 42).
 
@@ -125,6 +144,8 @@ def make_atari_env(env_id: str, seed: int | None = None, render_mode: str | None
         # Seed the raw env before the normaliser wraps it, so seeding does not count as a frame.
         env.reset(seed=seed)
         env.action_space.seed(seed)
+    if waits_for_fire(spec.game):
+        env = FireAtLifeStart(env, env.unwrapped.get_action_meanings().index("FIRE"))
     env = Rescale42x42(env)
     env = RunningFrameNormalizer(env)
     return env

@@ -7,6 +7,8 @@ average the colour channels, scale to [0, 1], channel first.
 
 from __future__ import annotations
 
+from typing import Any, SupportsFloat
+
 import cv2
 import gymnasium as gym
 import numpy as np
@@ -61,3 +63,35 @@ class RunningFrameNormalizer(gym.ObservationWrapper):
         std = self.state_std / correction
         return ((observation - mean) / (std + self.eps)).astype(np.float32)
 
+
+
+class FireAtLifeStart(gym.Wrapper):
+    """Press FIRE after a reset and after each lost life, for games that wait for it.
+
+    Breakout, for one, shows a still screen until FIRE launches the ball. A greedy policy that
+    has not learnt to press it then never starts playing; the stuck guard only ends episodes of
+    one repeated action, so one that alternates LEFT and RIGHT would run until the time limit.
+    The FIRE step's reward is added to the step that lost the life.
+    """
+
+    def __init__(self, env: gym.Env, fire_action: int) -> None:
+        super().__init__(env)
+        self.fire_action = fire_action
+        self.lives = 0
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        obs, info = self.env.reset(**kwargs)
+        obs, _, terminated, truncated, info = self.env.step(self.fire_action)
+        if terminated or truncated:  # never seen; keep the reset contract anyway
+            obs, info = self.env.reset()
+        self.lives = int(info.get("lives", 0))
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        lives = int(info.get("lives", 0))
+        if lives < self.lives and not (terminated or truncated):
+            obs, fire_reward, terminated, truncated, info = self.env.step(self.fire_action)
+            reward = float(reward) + float(fire_reward)
+        self.lives = int(info.get("lives", 0))
+        return obs, reward, terminated, truncated, info

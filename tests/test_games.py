@@ -1,0 +1,56 @@
+"""Every Atari game, not just Pong: Breakout trains, evaluates and records end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _a3c(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "a3c.cli", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_breakout_trains_evaluates_and_records(tmp_path):
+    import imageio.v3 as iio
+
+    from a3c.checkpoint import load_checkpoint
+
+    run = tmp_path / "breakout"
+    proc = _a3c("train", "--env", "BreakoutDeterministic-v4", "--num-processes", "2", "--envs-per-worker", "2",
+                "--max-steps", "3000", "--eval-interval", "0", "--run-dir", str(run), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    latest = load_checkpoint(run / "checkpoints" / "latest.pt")
+    assert latest["env_id"] == "BreakoutDeterministic-v4" and latest["num_actions"] == 4 and latest["global_step"] >= 3000
+
+    # An untrained greedy policy may never press FIRE; the env launches each ball, so every
+    # episode is really played (or ends by the stuck guard), never hangs.
+    proc = _a3c("evaluate", "--checkpoint", str(run / "checkpoints" / "latest.pt"), "--episodes", "2",
+                "--max-episode-length", "2000", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["env_id"] == "BreakoutDeterministic-v4" and len(report["episodes"]) == 2
+    assert set(report["ended_by"]) <= {"terminated", "stuck", "max_length"}
+
+    out = tmp_path / "breakout.gif"
+    proc = _a3c("record", "--checkpoint", str(run), "--out", str(out), "--max-episode-length", "40")
+    assert proc.returncode == 0, proc.stderr
+    frames = iio.imread(out, index=None)
+    assert frames.shape[1:3] == (210, 160) and frames.shape[0] == 40  # one frame per agent step
+
+    # A Breakout checkpoint refuses to play Pong, which has 6 actions.
+    proc = _a3c("evaluate", "--checkpoint", str(run), "--env", "PongDeterministic-v4", "--episodes", "1")
+    assert proc.returncode == 2 and "with 4 actions, but PongDeterministic-v4 has 6" in proc.stderr
+
+
+def test_envs_lists_games_that_all_resolve():
+    from a3c.envs.atari import atari_games, resolve_env_id
+
+    games = atari_games()
+    assert {"Pong", "Breakout", "SpaceInvaders", "Seaquest", "MsPacman"} <= set(games)
+    for game in games:
+        assert resolve_env_id(f"{game}NoFrameskip-v4").ale_id == f"ALE/{game}-v5"
