@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing as std_mp
 
 import numpy as np
 import pytest
@@ -186,10 +185,10 @@ def test_same_seed_gives_the_same_training_result():
     assert not all(torch.equal(x, y) for x, y in zip(a, c))
 
 
-def _child_update(shared: SharedState, queue, seed: int = 5, updates: int = 1) -> None:
+def _child_update(shared: SharedState, queue, seed: int = 5, updates: int = 1, slot: int = 0) -> None:
     seed_process(seed)
     config = TrainConfig(env_name="Corridor", num_steps=5, num_processes=1)
-    worker = Worker(config, make_corridor(seed), MLPActorCritic(10, 3), shared, shared.optimizer)
+    worker = Worker(config, make_corridor(seed), MLPActorCritic(10, 3), shared, shared.optimizer, slot=slot)
     steps = sum(worker.update().steps for _ in range(updates))
     queue.put((torch.get_num_threads(), shared.global_step, steps))
 
@@ -209,14 +208,13 @@ def test_an_update_made_in_a_child_process_is_visible_in_the_parent():
     assert child_steps == shared.global_step > 0  # the counter is shared
     assert any(not torch.equal(p.detach(), b) for p, b in zip(model.parameters(), before))
     assert optimizer.state[next(iter(model.parameters()))]["step"].item() == 1  # shared statistics
-    assert isinstance(shared.counter, std_mp.sharedctypes.Synchronized)
 
 
 def test_the_global_counter_counts_every_env_step_of_every_worker_exactly():
     model = MLPActorCritic(10, 3)
     shared = _shared(model, SharedAdam(model.parameters(), lr=1e-3))
     queue = CTX.Queue()
-    children = [CTX.Process(target=_child_update, args=(shared, queue, seed, 40)) for seed in (1, 2)]
+    children = [CTX.Process(target=_child_update, args=(shared, queue, seed, 40, slot)) for slot, seed in enumerate((1, 2))]
     for child in children:
         child.start()
     reports = [queue.get(timeout=120) for _ in children]

@@ -52,6 +52,7 @@ def make_checkpoint(
     config: dict[str, Any],
     eval_reward: float | None = None,
     optimizer_state: dict[str, Any] | None = None,
+    run_state: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble a checkpoint dict; tensors are cloned so a live shared model can keep training."""
     checkpoint: dict[str, Any] = {
@@ -66,6 +67,8 @@ def make_checkpoint(
     }
     if optimizer_state is not None:
         checkpoint["optimizer"] = optimizer_state
+    if run_state is not None:
+        checkpoint["run_state"] = run_state
     return checkpoint
 
 

@@ -12,9 +12,10 @@ import json
 import statistics
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
-from a3c.config import OPTIMIZERS, TrainConfig, default_num_processes, resolve_config
+from a3c.config import OPTIMIZERS, TrainConfig, default_num_processes, parse_interval, resolve_config, resume_config
 from a3c.errors import UserError
 
 EXIT_USAGE = 2
@@ -65,6 +66,11 @@ def _add_train_parser(subparsers: Any) -> None:
         help=f"named settings: {', '.join(preset_names())} (default {DEFAULT_PRESET}: batched workers tuned for 2 cores)",
     )
     p.add_argument("--config", help="YAML config file, or a run dir whose config.yaml to repeat; flags override it")
+    p.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue a stopped run from its latest checkpoint (steps, optimiser statistics and best score carry on)",
+    )
     algo = p.add_argument_group("algorithm (the seed's flags)")
     algo.add_argument("--lr", type=float, help=f"learning rate ({default('lr')})")
     algo.add_argument("--gamma", type=float, help=f"discount factor ({default('gamma')})")
@@ -94,9 +100,14 @@ def _add_train_parser(subparsers: Any) -> None:
     run.add_argument("--force", action="store_true", help="write into an existing non-empty run dir")
     run.add_argument(
         "--checkpoint-interval",
-        dest="checkpoint_interval_s",
-        type=float,
-        help=f"seconds between periodic latest checkpoints ({default('checkpoint_interval_s', 'g')})",
+        dest="checkpoint_interval",
+        help=f"write the latest checkpoint every SECONDS (60 or 60s) or STEPS (50000steps) ({default('checkpoint_interval_s', 'g')} s)",
+    )
+    run.add_argument("--max-restarts", type=int, help=f"restarts of each dead worker or evaluator before the run stops ({default('max_restarts')})")
+    run.add_argument(
+        "--max-nonfinite-updates",
+        type=int,
+        help=f"non-finite updates in a row (each skipped) after which the run stops ({default('max_nonfinite_updates')})",
     )
     run.add_argument("--max-seconds", type=float, help="also stop after this much wall time")
     run.add_argument(
@@ -151,9 +162,22 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     overrides = {k: v for k, v in vars(args).items() if k in fields}
-    config = resolve_config(getattr(args, "preset", None), getattr(args, "config", None), **overrides)
+    if hasattr(args, "checkpoint_interval"):
+        overrides.update(parse_interval(args.checkpoint_interval))
+    run_dir = getattr(args, "run_dir", None)
+    resume = getattr(args, "resume", None)
+    if resume is not None:
+        for flag in ("preset", "config", "force"):
+            if hasattr(args, flag):
+                raise UserError(f"--resume takes the run's own config; drop --{flag}")
+        if run_dir is not None and Path(run_dir).resolve() != Path(resume).resolve():
+            raise UserError("--resume names the run dir to continue; drop --run-dir")
+        config = resume_config(resume, **overrides)
+        run_dir = resume
+    else:
+        config = resolve_config(getattr(args, "preset", None), getattr(args, "config", None), **overrides)
     trainer = Trainer(
-        config, run_dir=getattr(args, "run_dir", None), force=getattr(args, "force", False), quiet=getattr(args, "quiet", False)
+        config, run_dir=run_dir, force=getattr(args, "force", False), quiet=getattr(args, "quiet", False), resume=resume is not None
     )
     try:
         trainer.train()

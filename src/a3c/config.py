@@ -91,6 +91,17 @@ class TrainConfig:
     checkpoint_interval_s: float = 60.0
     """Seconds between periodic ``latest`` checkpoints written by the trainer."""
 
+    checkpoint_interval_steps: int | None = None
+    """Also write ``latest`` every this many global steps (None: by time only). A killed run
+    loses at most one interval."""
+
+    max_restarts: int = 3
+    """Times each worker (and the evaluator) is restarted after it dies before the run stops."""
+
+    max_nonfinite_updates: int = 20
+    """Consecutive updates with a non-finite loss or gradient (each skipped, never applied) after
+    which a worker gives up and the run stops with the last good weights saved."""
+
     max_seconds: float | None = None
     """Also stop after this much wall time (None: no limit). Handy for time-boxed runs."""
 
@@ -136,6 +147,10 @@ class TrainConfig:
         integer("max_episode_length", 1)
         integer("max_steps", 1)
         integer("envs_per_worker", 1)
+        integer("max_restarts", 0)
+        integer("max_nonfinite_updates", 1)
+        if self.checkpoint_interval_steps is not None:
+            integer("checkpoint_interval_steps", 1)
         if self.optimizer not in OPTIMIZERS:
             raise UserError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if not isinstance(self.env_name, str) or not self.env_name:
@@ -198,6 +213,49 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UserError(f"config file {str(path)!r} must hold a mapping of keys to values, got {type(data).__name__}")
     return data
+
+
+#: What a resumed run may change: how long it goes on and how it is watched, never the algorithm.
+RESUMABLE = ("max_steps", "max_seconds", "checkpoint_interval_s", "checkpoint_interval_steps", "eval_interval_s", "max_restarts", "max_nonfinite_updates")
+
+
+def resume_config(run_dir: str | os.PathLike[str], **overrides: Any) -> TrainConfig:
+    """The config of a run being resumed: its own ``config.yaml``, with ``overrides`` (flags) allowed
+    only for :data:`RESUMABLE` keys or where they repeat the run's value."""
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise UserError(f"cannot resume {str(path)!r}: no such run dir")
+    if not (path / "config.yaml").is_file():
+        raise UserError(f"cannot resume {str(path)!r}: it holds no config.yaml (is it a run dir?)")
+    try:
+        saved = TrainConfig.from_dict(load_config_file(path))
+    except UserError as error:
+        raise UserError(f"cannot resume {str(path)!r}: {error}") from None
+    for key, value in overrides.items():
+        if key not in RESUMABLE and value != getattr(saved, key):
+            flag = "--" + key.replace("_", "-")
+            raise UserError(
+                f"{flag} {value} conflicts with the run's {key} {getattr(saved, key)!r}: a resumed run keeps its config "
+                f"(it may change {', '.join('--' + k.replace('_', '-') for k in RESUMABLE)})"
+            )
+    return dataclasses.replace(saved, **overrides).validate()
+
+
+def parse_interval(text: str) -> dict[str, float | int]:
+    """``--checkpoint-interval``: ``60`` or ``60s`` (seconds), or ``50000steps`` (global steps)."""
+    raw = text.strip().lower()
+    try:
+        if raw.endswith("steps"):
+            steps = int(raw[: -len("steps")].strip().replace("_", ""))
+            if steps < 1:
+                raise ValueError
+            return {"checkpoint_interval_steps": steps}
+        seconds = float(raw[:-1] if raw.endswith("s") else raw)
+        if not math.isfinite(seconds) or seconds <= 0:
+            raise ValueError
+        return {"checkpoint_interval_s": seconds}
+    except ValueError:
+        raise UserError(f"--checkpoint-interval must be seconds (60, 60s) or steps (50000steps), got {text!r}") from None
 
 
 def resolve_config(preset: str | None = None, config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> TrainConfig:

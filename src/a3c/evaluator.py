@@ -97,7 +97,6 @@ def evaluator_main(
     best_reward: float | None = None,
 ) -> None:
     """Entry point of the evaluation process: sync at each episode start, play greedily, log."""
-    shared.events.cancel_join_thread()  # a report still queued must never block this process's exit
     seed_process(config.seed + rank)
     env = task.make_env(config.seed + rank)
     model = task.make_model(env)
@@ -105,7 +104,7 @@ def evaluator_main(
     run = RunDir(run_dir)
     best = -float("inf") if best_reward is None else best_reward
     config_dict = config.to_dict()
-    shared.evaluator_ready.set()
+    shared.mark_evaluator_ready()
     try:
         while not shared.should_stop(config.max_steps):
             model.load_state_dict(shared.model.state_dict())
@@ -139,7 +138,7 @@ def evaluator_main(
                 )
                 save_checkpoint(checkpoint, run.best_path)
             if config.eval_interval_s > 0:
-                shared.stop.wait(config.eval_interval_s)
+                shared.sleep(config.eval_interval_s)
     except KeyboardInterrupt:
         pass
     finally:

@@ -56,6 +56,22 @@ class _SharedStateOptimizer(Optimizer):
             for p in group["params"]:
                 yield from (v for v in self.state[p].values() if torch.is_tensor(v))
 
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Copy saved statistics into the existing tensors, which may already be shared with
+        workers (``Optimizer.load_state_dict`` would swap in fresh, private tensors)."""
+        saved = state_dict["state"]
+        params = [p for group in self.param_groups for p in group["params"]]
+        if len(saved) != len(params):
+            raise ValueError(f"optimizer state holds {len(saved)} parameters, the model has {len(params)}")
+        with torch.no_grad():
+            for index, p in enumerate(params):
+                for key, tensor in self.state[p].items():
+                    value = saved[index][key]
+                    if torch.is_tensor(tensor):
+                        tensor.copy_(value)
+        for group, saved_group in zip(self.param_groups, state_dict["param_groups"]):
+            group.update({k: v for k, v in saved_group.items() if k != "params"})
+
     def share_memory(self) -> "_SharedStateOptimizer":
         """Move every statistic (including step counts) into shared memory. Returns self."""
         for tensor in self._state_tensors():

@@ -27,47 +27,89 @@ def seed_process(seed: int) -> None:
     random.seed(seed)
 
 
+def capture_rng_states() -> dict[str, Any]:
+    """This process's torch, NumPy and Python RNG states, in types ``weights_only`` loading accepts."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss), "cached": float(cached)},
+        "python": random.getstate(),
+    }
+
+
+def restore_rng_states(states: dict[str, Any]) -> None:
+    torch.set_rng_state(states["torch"])
+    n = states["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
+
+
 @dataclass
 class SharedState:
-    """Handles passed to every process. Tensors live in shared memory; the rest are mp objects."""
+    """Handles passed to every process. Tensors live in shared memory; the rest are mp objects.
+
+    Nothing here takes a lock in the training loop. A process killed with SIGKILL while it held a
+    lock (a ``multiprocessing.Value``'s or an ``Event``'s) would leave every other process
+    blocked on it for good; so each worker counts its steps in its own slot, and the flags are
+    plain shared bytes written by one side only.
+    """
 
     model: nn.Module
     optimizer: Optimizer | None
     """None with ``--no-shared``: each worker then builds its own."""
-    counter: Any
-    """``multiprocessing.Value('q')``: global env steps across workers."""
-    stop: Any
-    """``multiprocessing.Event``: set by the trainer to stop every process early."""
-    evaluator_ready: Any
-    """``multiprocessing.Event``: set once the evaluator has built its env, so that workers start
-    together with it and even a short run gets evaluated."""
+    step_slots: Any
+    """``multiprocessing.Array('q', lock=False)``: env steps per worker slot (slot = rank)."""
+    start_step: int
+    """Global step at which this run (or this resumed part of it) started."""
+    flags: Any
+    """``multiprocessing.Array('b', 2, lock=False)``: [stop requested, evaluator ready]."""
     events: Any
     """``multiprocessing.Queue`` of :mod:`a3c.telemetry` reports from the children to the trainer."""
 
     @classmethod
-    def create(cls, model: nn.Module, optimizer: Optimizer | None, ctx: BaseContext, start_step: int = 0) -> "SharedState":
+    def create(
+        cls, model: nn.Module, optimizer: Optimizer | None, ctx: BaseContext, start_step: int = 0, slots: int = 16
+    ) -> "SharedState":
         model.share_memory()
         if optimizer is not None and hasattr(optimizer, "share_memory"):
             optimizer.share_memory()
-        return cls(model, optimizer, ctx.Value("q", start_step), ctx.Event(), ctx.Event(), ctx.Queue())
+        return cls(model, optimizer, ctx.Array("q", slots, lock=False), start_step, ctx.Array("b", 2, lock=False), ctx.Queue())
 
     @property
     def global_step(self) -> int:
-        return int(self.counter.value)
+        return self.start_step + sum(self.step_slots)
 
-    def add_steps(self, n: int) -> None:
-        with self.counter.get_lock():
-            self.counter.value += n
+    def add_steps(self, n: int, slot: int = 0) -> None:
+        """Count ``n`` env steps. Only one process may write a given slot."""
+        self.step_slots[slot] += n
+
+    def request_stop(self) -> None:
+        self.flags[0] = 1
+
+    @property
+    def stop_requested(self) -> bool:
+        return bool(self.flags[0])
+
+    def mark_evaluator_ready(self) -> None:
+        self.flags[1] = 1
 
     def should_stop(self, max_steps: int) -> bool:
-        return self.stop.is_set() or self.counter.value >= max_steps or _parent_died()
+        return self.stop_requested or self.global_step >= max_steps or _parent_died()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``, or less if the run is stopped or the trainer has gone."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not self.stop_requested and not _parent_died():
+            time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
 
     def wait_for_evaluator(self, timeout_s: float = 120.0) -> None:
         """Block until the evaluator is ready, the run is stopped, or ``timeout_s`` passes."""
         deadline = time.monotonic() + timeout_s
-        while not self.evaluator_ready.wait(0.1):
-            if self.stop.is_set() or _parent_died() or time.monotonic() > deadline:
+        while not self.flags[1]:
+            if self.stop_requested or _parent_died() or time.monotonic() > deadline:
                 return
+            time.sleep(0.05)
 
 
 def _parent_died() -> bool:

@@ -1,33 +1,37 @@
 """Launch a training run: shared model and optimiser, one evaluator and N workers, then watch them.
 
 The parent process does no training. It polls its children, writes the ``latest``
-checkpoint periodically and at the end, and stops everything if a child fails, so a dead
-worker can never leave the run hanging.
+checkpoint periodically and at the end, turns the children's reports into logs, restarts a
+child that died (up to ``max_restarts``), and otherwise stops everything, so a dead worker can
+never leave the run hanging. A run can be resumed from its ``latest`` checkpoint.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import signal
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.multiprocessing as mp
 
-from a3c.checkpoint import make_checkpoint, save_checkpoint
+from a3c.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from a3c.config import TrainConfig
 from a3c.evaluator import evaluator_main, format_elapsed
 from a3c.progress import Progress
 from a3c.optim import make_optimizer
 from a3c.run_dir import RunDir, default_run_dir
-from a3c.shared import START_METHOD, SharedState, seed_process
+from a3c.errors import UserError
+from a3c.shared import START_METHOD, SharedState, capture_rng_states, restore_rng_states, seed_process
 from a3c.task import Task, atari_task
 from a3c.telemetry import EvalReport, TrainingLog, drain, eval_line
-from a3c.worker import worker_main
+from a3c.worker import EXIT_NONFINITE, worker_main
 
 POLL_INTERVAL_S = 0.2
 JOIN_TIMEOUT_S = 10.0
@@ -50,6 +54,13 @@ class TrainResult:
     """(seconds since start, global step), sampled about every 0.2 s."""
 
 
+EVALUATOR = "a3c-evaluator"
+
+
+def worker_name(rank: int) -> str:
+    return f"a3c-worker-{rank}"
+
+
 class Trainer:
     def __init__(
         self,
@@ -59,44 +70,100 @@ class Trainer:
         force: bool = False,
         quiet: bool = False,
         progress_interval_s: float = 30.0,
+        resume: bool = False,
     ) -> None:
+        """``resume=True`` continues the run in ``run_dir`` from its ``latest`` checkpoint: the
+        step counter, weights, optimiser statistics, best evaluation and wall clock carry on,
+        and the metrics files are appended to."""
         self.config = config.validate()
         self.task = task or atari_task(config.env_name)
+        if resume and run_dir is None:
+            raise UserError("resuming needs the run dir to continue")
         self.run = RunDir(run_dir or default_run_dir(self.task.env_id))
         self.force = force
         self.quiet = quiet
+        self.resume = resume
         self.progress_interval_s = progress_interval_s
         self.ctx = mp.get_context(START_METHOD)
         self.step_samples: list[tuple[float, int]] = []
         """(seconds since start, global step), sampled by the watch loop, for throughput figures."""
         self.progress = Progress(config.max_steps, quiet=True)
+        self.children: dict[str, mp.Process] = {}
+        self.restarts: dict[str, int] = {}
+        self.failure: str | None = None
+        """Why the watch loop gave up on the run, if it did."""
+        self.segment = 0
+        """How many times this run was resumed before; shifts the children's seeds."""
+        self.best_eval: float | None = None
+        self.start = 0.0
+        """Unix time at which the run's wall clock reads 0 (earlier than now when resuming)."""
 
     def _log(self, message: str) -> None:
         self.progress.log(f"[a3c] {message}")
 
-    def _build_shared(self) -> SharedState:
+    def _build_shared(self, resumed: dict[str, Any] | None) -> SharedState:
         cfg = self.config
         seed_process(cfg.seed)
         probe_env = self.task.make_env(cfg.seed)
         model = self.task.make_model(probe_env)
         probe_env.close()
         optimizer = None if cfg.no_shared else make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
-        return SharedState.create(model, optimizer, self.ctx)
+        start_step = 0
+        if resumed is not None:
+            try:
+                model.load_state_dict(resumed["model"])
+                if optimizer is not None and "optimizer" in resumed:
+                    optimizer.load_state_dict(resumed["optimizer"])
+            except (RuntimeError, ValueError, KeyError) as error:
+                raise UserError(f"cannot resume from {resumed['path']!r}: it does not match this run's network ({str(error).splitlines()[0]})") from None
+            start_step = int(resumed["global_step"])
+            if "rng" in resumed.get("run_state", {}):
+                restore_rng_states(resumed["run_state"]["rng"])
+        return SharedState.create(model, optimizer, self.ctx, start_step=start_step, slots=cfg.num_processes)
 
-    def _save_latest(self, shared: SharedState) -> Path:
+    def _save_latest(self, shared: SharedState) -> Path | None:
+        """Checkpoint the shared state, unless its weights are no longer finite: then the last good
+        ``latest`` stays as it is and None is returned."""
+        if not all(bool(torch.isfinite(p).all()) for p in shared.model.parameters()):
+            self._log("the shared weights are not finite; keeping the last good latest checkpoint")
+            return None
         optimizer_state = shared.optimizer.state_dict() if shared.optimizer is not None else None
+        run_state = {
+            "best_eval_reward": self.best_eval,
+            "wall_time_s": time.time() - self.start,
+            "segment": self.segment,
+            "rng": capture_rng_states(),
+        }
         checkpoint = make_checkpoint(
             shared.model,
             env_id=self.task.env_id,
             global_step=shared.global_step,
             config=self.config.to_dict(),
             optimizer_state=optimizer_state,
+            run_state=run_state,
         )
         return save_checkpoint(checkpoint, self.run.latest_path)
 
-    def _stop_all(self, shared: SharedState, processes: list[mp.Process]) -> list[str]:
+    def _start_child(self, name: str, shared: SharedState) -> mp.Process:
+        """Start (or restart) one child. Each start after the run's very first gets seeds no
+        earlier process of the run used, so a restarted worker does not replay its episodes."""
+        cfg = self.config
+        generation = self.segment + self.restarts.get(name, 0)
+        child_cfg = dataclasses.replace(cfg, seed=cfg.seed + generation * (cfg.num_processes + 1)) if generation else cfg
+        if name == EVALUATOR:
+            target: Any = evaluator_main
+            args: tuple = (cfg.num_processes, child_cfg, self.task, shared, str(self.run.path), self.start, self.best_eval)
+        else:
+            target, args = worker_main, (int(name.rsplit("-", 1)[1]), child_cfg, self.task, shared)
+        process = self.ctx.Process(target=target, args=args, name=name, daemon=True)
+        process.start()
+        self.children[name] = process
+        return process
+
+    def _stop_all(self, shared: SharedState) -> list[str]:
         """Stop every child within JOIN_TIMEOUT_S; return the names of those that had to be killed."""
-        shared.stop.set()
+        shared.request_stop()
+        processes = list(self.children.values())
         deadline = time.monotonic() + JOIN_TIMEOUT_S
         for process in processes:
             process.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -111,92 +178,147 @@ class Trainer:
                 process.join()
         return forced
 
+    def _load_resume_point(self) -> dict[str, Any]:
+        if not self.run.config_path.is_file():
+            raise UserError(f"cannot resume {str(self.run.path)!r}: it holds no config.yaml (is it a run dir?)")
+        if not self.run.latest_path.is_file():
+            raise UserError(f"cannot resume {str(self.run.path)!r}: no {self.run.latest_path.relative_to(self.run.path)} to continue from")
+        resumed = load_checkpoint(self.run.latest_path)
+        if resumed["env_id"] != self.task.env_id:
+            raise UserError(f"cannot resume: {resumed['path']!r} holds a {resumed['env_id']} agent, not {self.task.env_id}")
+        if int(resumed["global_step"]) >= self.config.max_steps:
+            raise UserError(
+                f"the run already reached {int(resumed['global_step']):,} steps (--max-steps {self.config.max_steps:,}); "
+                "pass a larger --max-steps to train on"
+            )
+        return resumed
+
     def train(self) -> TrainResult:
         cfg = self.config
-        self.run.create(force=self.force)
-        self.run.write_config(cfg, extra={"a3c run": self.task.env_id, "torch": torch.__version__})
+        resumed = None
+        if self.resume:
+            resumed = self._load_resume_point()
+            run_state = resumed.get("run_state", {})
+            self.segment = int(run_state.get("segment", 0)) + 1
+            self.best_eval = run_state.get("best_eval_reward")
+            elapsed_before = float(run_state.get("wall_time_s", 0.0))
+        else:
+            self.run.create(force=self.force)
+            self.run.write_config(cfg, extra={"a3c run": self.task.env_id, "torch": torch.__version__})
+            elapsed_before = 0.0
         self.run.start_metrics()
-        shared = self._build_shared()
-        self.progress = Progress(cfg.max_steps, quiet=self.quiet, interval_s=self.progress_interval_s)
+        shared = self._build_shared(resumed)
+        self.progress = Progress(cfg.max_steps, quiet=self.quiet, interval_s=self.progress_interval_s, initial_steps=shared.global_step)
         self.log = TrainingLog(self.run.path, cfg.lr)
-        start = time.time()
+        invocation_start = time.time()
+        self.start = invocation_start - elapsed_before  # the run's wall clock carries on across resumes
+        verb = f"resuming at step {shared.global_step:,}" if resumed else "training"
         self._log(
-            f"training {self.task.env_id} with {cfg.num_processes} workers + 1 evaluator for "
+            f"{verb} {self.task.env_id} with {cfg.num_processes} workers + 1 evaluator for "
             f"{cfg.max_steps:,} steps; run dir {self.run.path}"
         )
 
-        evaluator = self.ctx.Process(
-            target=evaluator_main,
-            args=(cfg.num_processes, cfg, self.task, shared, str(self.run.path), start, None),
-            name="a3c-evaluator",
-            daemon=True,
-        )
-        workers = [
-            self.ctx.Process(target=worker_main, args=(rank, cfg, self.task, shared), name=f"a3c-worker-{rank}", daemon=True)
-            for rank in range(cfg.num_processes)
-        ]
-        processes = [evaluator, *workers]
         with _sigterm_as_exception():
             try:
-                for process in processes:
-                    process.start()
-                self._watch(shared, processes, workers, start)
-                forced = self._stop_all(shared, processes)
+                # The evaluator first: workers wait until it is ready, so even a short run is evaluated.
+                for name in [EVALUATOR, *(worker_name(rank) for rank in range(cfg.num_processes))]:
+                    self._start_child(name, shared)
+                self._watch(shared, invocation_start)
+                forced = self._stop_all(shared)
             except (KeyboardInterrupt, Terminated):
-                self._stop_all(shared, processes)
-                path = self._save_latest(shared)
-                print(f"[a3c] interrupted at step {shared.global_step:,}; latest checkpoint saved to {path}", file=sys.stderr, flush=True)
+                self._stop_all(shared)
+                path = self._save_latest(shared) or self.run.latest_path
+                print(
+                    f"[a3c] interrupted at step {shared.global_step:,}; latest checkpoint saved to {path}; "
+                    f"resume with: a3c train --resume {self.run.path}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 raise
             except BaseException:  # any other error: never leave children training on their own
-                self._stop_all(shared, processes)
+                self._stop_all(shared)
                 raise
             finally:
-                self._report(shared, start, final=True)
+                self._report(shared, final=True)
                 self.log.close()
                 self.progress.close()
 
-        latest = self._save_latest(shared)
-        failed = [f"{p.name} (exit code {p.exitcode})" for p in processes if p.exitcode != 0 and p.name not in forced]
-        if forced or failed:
-            problems = ", ".join(failed + [f"{name} (did not stop, killed)" for name in forced])
-            raise TrainingFailed(f"{problems} failed at step {shared.global_step:,}; latest checkpoint saved to {latest}")
-        wall = time.time() - start
+        latest = self._save_latest(shared) or self.run.latest_path
+        problems = [self.failure] if self.failure else []
+        problems += [f"{p.name} (exit code {p.exitcode})" for p in self.children.values() if p.exitcode not in (0, None) and p.name not in forced and not self.failure]
+        problems += [f"{name} (did not stop, killed)" for name in forced]
+        if problems:
+            raise TrainingFailed(
+                f"{', '.join(problems)}; stopped at step {shared.global_step:,}; latest checkpoint saved to {latest}; "
+                f"resume with: a3c train --resume {self.run.path}"
+            )
+        wall = time.time() - invocation_start
+        steps_now = shared.global_step - shared.start_step
         self._log(
-            f"done: {shared.global_step:,} steps in {format_elapsed(wall)} "
-            f"({shared.global_step / max(wall, 1e-9):.0f} steps/s); checkpoints in {self.run.checkpoint_dir}"
+            f"done: {shared.global_step:,} steps, {steps_now:,} of them in {format_elapsed(wall)} "
+            f"({steps_now / max(wall, 1e-9):.0f} steps/s); checkpoints in {self.run.checkpoint_dir}"
         )
         best = self.run.best_path if self.run.best_path.exists() else None
-        return TrainResult(self.run.path, shared.global_step, wall, latest, best, {p.name: p.exitcode for p in processes}, self.step_samples)
+        exit_codes = {p.name: p.exitcode for p in self.children.values()}
+        return TrainResult(self.run.path, shared.global_step, wall, latest, best, exit_codes, self.step_samples)
 
-    def _watch(self, shared: SharedState, processes: list[mp.Process], workers: list[mp.Process], start: float) -> None:
-        """Poll the children until the workers finish or one fails; checkpoint and report on the way."""
+    def _check_children(self, shared: SharedState) -> bool:
+        """Restart children that died, within ``max_restarts``; False when the run must stop."""
         cfg = self.config
-        last_checkpoint = time.monotonic()
+        for name, process in list(self.children.items()):
+            code = process.exitcode
+            if code in (None, 0):
+                continue
+            if code == EXIT_NONFINITE:
+                self.failure = f"{name} met {cfg.max_nonfinite_updates} updates in a row with a non-finite loss or gradient (none was applied)"
+                return False
+            if self.restarts.get(name, 0) >= cfg.max_restarts:
+                self.failure = f"{name} died (exit code {code}) after {cfg.max_restarts} restarts"
+                return False
+            self.restarts[name] = self.restarts.get(name, 0) + 1
+            self._log(f"{name} died (exit code {code}) at step {shared.global_step:,}; restarting it ({self.restarts[name]}/{cfg.max_restarts})")
+            self._start_child(name, shared)
+        return True
+
+    def _watch(self, shared: SharedState, invocation_start: float) -> None:
+        """Poll the children until the workers finish or the run must stop; checkpoint and report on the way."""
+        cfg = self.config
+        last_checkpoint_time = time.monotonic()
+        last_checkpoint_step = shared.global_step
         while True:
-            # A failed child ends the watch at once; train() then stops the rest and reports it.
-            if any(p.exitcode not in (None, 0) for p in processes) or not any(p.is_alive() for p in workers):
+            if not self._check_children(shared):
                 return
-            now = time.monotonic()
-            self.step_samples.append((time.time() - start, shared.global_step))
-            self._report(shared, start)
-            if cfg.max_seconds is not None and time.time() - start >= cfg.max_seconds:
+            workers = [p for name, p in self.children.items() if name != EVALUATOR]
+            if not any(p.is_alive() for p in workers):
+                return
+            self.step_samples.append((time.time() - self.start, shared.global_step))
+            self._report(shared)
+            if cfg.max_seconds is not None and time.time() - invocation_start >= cfg.max_seconds:
                 self._log(f"--max-seconds {cfg.max_seconds:g} reached at step {shared.global_step:,}")
                 return
-            if now - last_checkpoint >= cfg.checkpoint_interval_s:
+            now, step = time.monotonic(), shared.global_step
+            by_steps = cfg.checkpoint_interval_steps is not None and step - last_checkpoint_step >= cfg.checkpoint_interval_steps
+            if now - last_checkpoint_time >= cfg.checkpoint_interval_s or by_steps:
                 self._save_latest(shared)
-                last_checkpoint = now
+                last_checkpoint_time, last_checkpoint_step = now, step
             time.sleep(POLL_INTERVAL_S)
 
-    def _report(self, shared: SharedState, start: float, final: bool = False) -> None:
+    def _report(self, shared: SharedState, final: bool = False) -> None:
         """Drain the children's reports into TensorBoard, the CSVs and the progress display."""
         for message in drain(shared.events):
             if isinstance(message, EvalReport):
                 self.log.eval_episode(message)
                 self.progress.eval_result(message.reward)
+                self.best_eval = message.reward if self.best_eval is None else max(self.best_eval, message.reward)
                 self.progress.log(eval_line(message))
             else:
                 self.log.worker_report(message)
-        elapsed, steps = time.time() - start, shared.global_step
+                if message.skipped:
+                    self._log(
+                        f"{worker_name(message.rank)} skipped {message.skipped} update(s) with a non-finite loss or "
+                        f"gradient at step {shared.global_step:,}; the shared weights were not touched"
+                    )
+        elapsed, steps = time.time() - self.start, shared.global_step
         self.log.tick(elapsed, steps, force=final)
         self.progress.update(elapsed, steps, self._recent_rate(), self.config.max_seconds)
 

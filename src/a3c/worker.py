@@ -90,8 +90,11 @@ class Worker:
         local_model: nn.Module,
         shared: SharedState,
         optimizer: Optimizer,
+        slot: int = 0,
     ) -> None:
         self.config = config
+        self.slot = slot
+        """This worker's step-counter slot in ``shared``; distinct for every process (the trainer uses the rank)."""
         self.env = env
         self.model = local_model
         self.shared = shared
@@ -128,7 +131,7 @@ class Worker:
             self.episode_return += float(reward)
             self.done = bool(terminated or truncated) or self.episode_length >= cfg.max_episode_length
             rewards.append(max(min(float(reward), 1.0), -1.0))
-            self.shared.add_steps(1)
+            self.shared.add_steps(1, self.slot)
 
             if self.done:
                 finished.append(self.episode_return)
@@ -215,8 +218,9 @@ class BatchedWorker(Worker):
         local_model: nn.Module,
         shared: SharedState,
         optimizer: Optimizer,
+        slot: int = 0,
     ) -> None:
-        super().__init__(config, envs, local_model, shared, optimizer)  # type: ignore[arg-type]
+        super().__init__(config, envs, local_model, shared, optimizer, slot)  # type: ignore[arg-type]
         self.num_envs = envs.num_envs
         self.hidden = local_model.initial_state(self.num_envs)
         self.episode_returns = np.zeros(self.num_envs)
@@ -243,7 +247,7 @@ class BatchedWorker(Worker):
             self.episode_returns[done] = 0.0
             rewards.append(torch.from_numpy(np.clip(reward, -1.0, 1.0).astype(np.float32)))
             dones.append(torch.from_numpy(done))
-            self.shared.add_steps(self.num_envs)
+            self.shared.add_steps(self.num_envs, self.slot)
             # An env that was reset starts its new episode with a zero LSTM state.
             keep = torch.from_numpy(~done).float().unsqueeze(1)
             self.hidden = (hidden[0] * keep, hidden[1] * keep)
@@ -270,11 +274,11 @@ def build_worker(rank: int, config: TrainConfig, task: Task, shared: SharedState
         optimizer = make_optimizer(config.optimizer, shared.model.parameters(), config.lr)
     if config.envs_per_worker == 1:  # the seed's algorithm, step for step
         env = task.make_env(config.seed + rank)
-        return Worker(config, env, task.make_model(env), shared, optimizer)
+        return Worker(config, env, task.make_model(env), shared, optimizer, slot=rank)
     seeds = [batched_env_seed(config.seed + rank, i) for i in range(config.envs_per_worker)]
     envs = make_vector_env(task, seeds, config.max_episode_length)
     local_model = task.make_model(_single_env_view(envs))
-    return BatchedWorker(config, envs, local_model, shared, optimizer)
+    return BatchedWorker(config, envs, local_model, shared, optimizer, slot=rank)
 
 
 def batched_env_seed(process_seed: int, index: int) -> int:
@@ -293,18 +297,27 @@ def _single_env_view(envs: gym.vector.VectorEnv) -> gym.Env:
     return _SpacesOf(envs.single_observation_space, envs.single_action_space)  # type: ignore[return-value]
 
 
+#: Exit code of a worker that met ``max_nonfinite_updates`` non-finite updates in a row.
+EXIT_NONFINITE = 3
+
+
 def worker_main(rank: int, config: TrainConfig, task: Task, shared: SharedState) -> None:
     """Entry point of a training process. Runs until ``max_steps`` or the stop event."""
-    shared.events.cancel_join_thread()  # a report still queued must never block this process's exit
     worker = build_worker(rank, config, task, shared)
     reporter = WorkerReporter(rank, shared.events)
     shared.wait_for_evaluator()
+    consecutive_skipped = 0
     try:
         while not shared.should_stop(config.max_steps):
-            reporter.record(worker.update())
-        reporter.flush()
+            stats = worker.update()
+            reporter.record(stats)
+            consecutive_skipped = 0 if stats.applied else consecutive_skipped + 1
+            if consecutive_skipped >= config.max_nonfinite_updates:
+                # Restarting would not help: the shared weights or the env produce the NaNs.
+                raise SystemExit(EXIT_NONFINITE)
     except KeyboardInterrupt:  # the trainer handles Ctrl-C; workers just leave quietly
         pass
     finally:
+        reporter.flush()
         worker.env.close()
 

@@ -1,0 +1,190 @@
+"""Faults, injected: resume after a stop, a worker killed with SIGKILL, poisoned rewards, bad resumes."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import pytest
+import torch
+
+from a3c.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
+from a3c.config import TrainConfig, resume_config
+from a3c.envs import make_corridor
+from a3c.model import ActorCritic
+from a3c.run_dir import RunDir
+from a3c.shared import seed_process
+from a3c.task import Task, corridor_task, mlp_model
+from a3c.trainer import Trainer, TrainingFailed, train
+
+pytestmark = pytest.mark.slow
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_resume_carries_on_steps_optimiser_best_score_and_metrics(tmp_path):
+    run = tmp_path / "run"
+    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=3_000, num_steps=5, lr=1e-3, seed=4)
+    first = train(config, run_dir=run, task=corridor_task(), quiet=True)
+    before = load_checkpoint(run / "checkpoints" / "latest.pt")
+    eval_rows = _rows(run / "metrics.csv")
+    train_rows = _rows(run / "train_metrics.csv")
+    assert before["global_step"] == first.global_step >= 3_000
+    assert before["run_state"]["segment"] == 0
+
+    resumed_config = resume_config(run, max_steps=6_000)
+    assert resumed_config == TrainConfig(**{**config.to_dict(), "max_steps": 6_000})
+    second = Trainer(resumed_config, run_dir=run, task=corridor_task(), quiet=True, resume=True).train()
+    after = load_checkpoint(run / "checkpoints" / "latest.pt")
+
+    assert second.global_step == after["global_step"] >= 6_000
+    # Every step of the second part is counted on top of the first's.
+    assert after["global_step"] - before["global_step"] < 3_000 + 2 * 5 + 3_000
+    step_count = lambda ck: ck["optimizer"]["state"][0]["step"].item()  # noqa: E731
+    assert step_count(after) > step_count(before) > 0  # the shared Adam statistics carried on
+    assert after["run_state"]["segment"] == 1
+    assert after["run_state"]["best_eval_reward"] >= before["run_state"]["best_eval_reward"]
+    assert after["run_state"]["wall_time_s"] > before["run_state"]["wall_time_s"]
+
+    # Metrics are appended: the first part's rows are still there, unchanged, under one header.
+    new_eval_rows = _rows(run / "metrics.csv")
+    assert new_eval_rows[: len(eval_rows)] == eval_rows and len(new_eval_rows) > len(eval_rows)
+    assert (run / "metrics.csv").read_text().count("wall_time_s") == 1
+    resumed_part = new_eval_rows[len(eval_rows):]
+    assert int(resumed_part[0]["global_steps"]) >= before["global_step"]
+    assert float(resumed_part[0]["wall_time_s"]) >= float(eval_rows[-1]["wall_time_s"])  # the clock carries on
+    new_train_rows = _rows(run / "train_metrics.csv")
+    assert new_train_rows[: len(train_rows)] == train_rows
+    assert min(int(r["global_steps"]) for r in new_train_rows[len(train_rows):]) >= before["global_step"]
+    assert len(list(run.glob("events.out.tfevents.*"))) == 2  # TensorBoard reads both as one run
+
+
+def _corridor_with_nan_rewards(seed):
+    class NaNReward(gym.Wrapper):
+        def step(self, action):
+            obs, _, terminated, truncated, info = self.env.step(action)
+            return obs, float("nan"), terminated, truncated, info
+
+    return NaNReward(make_corridor(seed))
+
+
+def test_non_finite_updates_never_reach_the_weights_and_stop_the_run(tmp_path, capsys):
+    run = tmp_path / "run"
+    task = Task("Corridor", _corridor_with_nan_rewards, mlp_model)
+    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=10**9, num_steps=5, seed=3, max_nonfinite_updates=5)
+    with pytest.raises(TrainingFailed, match=r"met 5 updates in a row with a non-finite loss or gradient.*resume with"):
+        train(config, run_dir=run, task=task)
+    seed_process(config.seed)  # the trainer's initial weights, rebuilt
+    initial = mlp_model(make_corridor(config.seed)).state_dict()
+    latest = load_checkpoint(run / "checkpoints" / "latest.pt")
+    assert all(torch.equal(latest["model"][k], initial[k]) for k in initial)  # no poisoned update was applied
+    assert all(torch.isfinite(v).all() for v in latest["model"].values())
+    skipped = sum(int(r["skipped_updates"]) for r in _rows(run / "train_metrics.csv"))
+    assert skipped >= 5
+    assert "skipped" in capsys.readouterr().out  # and logged
+
+
+TRAIN_CORRIDOR_FOREVER = """
+import sys
+from a3c.config import TrainConfig
+from a3c.task import corridor_task
+from a3c.trainer import Terminated, TrainingFailed, train
+if __name__ == "__main__":
+    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=10**9, max_restarts=int(sys.argv[2]))
+    try:
+        train(config, run_dir=sys.argv[1], task=corridor_task(), progress_interval_s=3600)
+    except Terminated:
+        sys.exit(143)
+    except TrainingFailed as error:
+        print(error, file=sys.stderr)
+        sys.exit(1)
+"""
+
+
+def _spawned_children(pid: int) -> list[int]:
+    children = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return sorted(c for c in children if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _wait_for(predicate, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _steps(run: Path) -> int:
+    rows = _rows(run / "train_metrics.csv") if (run / "train_metrics.csv").exists() else []
+    return int(rows[-1]["global_steps"]) if rows else 0
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc, sends signals")
+def test_killed_children_are_restarted_and_past_the_limit_the_run_stops_cleanly(tmp_path):
+    script = tmp_path / "train_forever.py"
+    script.write_text(TRAIN_CORRIDOR_FOREVER)
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, str(script), str(run), "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(lambda: _steps(run) > 0, 90, "training to start")
+        evaluator, *workers = _spawned_children(proc.pid)  # started in this order
+        assert len(workers) == 2
+        os.kill(workers[1], signal.SIGKILL)
+        _wait_for(lambda: len(_spawned_children(proc.pid)) == 3 and workers[1] not in _spawned_children(proc.pid), 15, "a new worker")
+        os.kill(evaluator, signal.SIGKILL)  # the evaluator is watched the same way
+        _wait_for(lambda: evaluator not in _spawned_children(proc.pid) and len(_spawned_children(proc.pid)) == 3, 15, "a new evaluator")
+        steps = _steps(run)
+        _wait_for(lambda: _steps(run) > steps, 60, "training to go on after the restarts")
+
+        # Past max_restarts (1 here): the run stops with a checkpoint and a non-zero exit.
+        victim = max(_spawned_children(proc.pid))
+        children = _spawned_children(proc.pid)
+        os.kill(victim, signal.SIGKILL)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err
+    assert "a3c-worker-1 died (exit code -9) at step" in out and "restarting it (1/1)" in out
+    assert "a3c-evaluator died (exit code -9)" in out
+    assert "died (exit code -9) after 1 restarts" in err and "latest checkpoint saved" in err and "resume with" in err
+    assert load_checkpoint(run / "checkpoints" / "latest.pt")["global_step"] > 0
+    assert not any(_alive(c) for c in children)
+
+
+def test_resume_refuses_what_it_cannot_do(run_cli, tmp_path):
+    def one_line(code, out, err, fragment):
+        assert code == 2 and len(err.strip().splitlines()) == 1 and fragment in err and "Traceback" not in out + err
+
+    one_line(*run_cli("train", "--resume", str(tmp_path / "nope")), "no such run dir")
+    (tmp_path / "empty").mkdir()
+    one_line(*run_cli("train", "--resume", str(tmp_path / "empty")), "holds no config.yaml")
+
+    run = RunDir(tmp_path / "run").create()
+    config = TrainConfig(num_processes=2, max_steps=1_000)
+    run.write_config(config)
+    one_line(*run_cli("train", "--resume", str(run.path), "--lr", "0.5"), "--lr 0.5 conflicts with the run's lr 0.0001")
+    one_line(*run_cli("train", "--resume", str(run.path), "--preset", "seed"), "drop --preset")
+    one_line(*run_cli("train", "--resume", str(run.path)), "no checkpoints/latest.pt to continue from")
+    checkpoint = make_checkpoint(ActorCritic(1, 6), env_id="PongDeterministic-v4", global_step=1_000, config=config.to_dict())
+    save_checkpoint(checkpoint, run.latest_path)
+    before = run.latest_path.read_bytes()
+    one_line(*run_cli("train", "--resume", str(run.path)), "already reached 1,000 steps (--max-steps 1,000)")
+    assert run.latest_path.read_bytes() == before and sorted(p.name for p in run.path.iterdir()) == ["checkpoints", "config.yaml"]
