@@ -188,3 +188,37 @@ def test_resume_refuses_what_it_cannot_do(run_cli, tmp_path):
     before = run.latest_path.read_bytes()
     one_line(*run_cli("train", "--resume", str(run.path)), "already reached 1,000 steps (--max-steps 1,000)")
     assert run.latest_path.read_bytes() == before and sorted(p.name for p in run.path.iterdir()) == ["checkpoints", "config.yaml"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="signals")
+def test_ctrl_c_saves_says_how_to_resume_and_the_resumed_run_starts_where_it_stopped(tmp_path):
+    run = tmp_path / "pong"
+    cmd = [sys.executable, "-m", "a3c.cli", "train", "--num-processes", "2", "--envs-per-worker", "2", "--max-steps", "1000000000",
+           "--run-dir", str(run), "--quiet"]
+    # A new session, so that the group signal reaches trainer and children as a terminal's Ctrl-C does.
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _wait_for(lambda: _steps(run) > 0, 120, "training to start")
+        children = _spawned_children(proc.pid)
+        start = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert time.monotonic() - start < 10, "every process stops within 10 seconds"
+    assert proc.returncode == 130, err
+    assert f"resume with: a3c train --resume {run}" in err and "Traceback" not in err
+    assert not any(_alive(c) for c in children)
+    stopped_at = load_checkpoint(run / "checkpoints" / "latest.pt")["global_step"]
+    assert stopped_at > 0
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "a3c.cli", "train", "--resume", str(run), "--max-steps", str(stopped_at + 500)],
+        capture_output=True, text=True, timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"resuming at step {stopped_at:,}" in proc.stdout
+    final = load_checkpoint(run / "checkpoints" / "latest.pt")
+    assert stopped_at + 500 <= final["global_step"] < stopped_at + 500 + 2 * 2 * 5 + 1
+    assert final["run_state"]["segment"] == 1

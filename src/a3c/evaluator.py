@@ -139,8 +139,6 @@ def evaluator_main(
                 save_checkpoint(checkpoint, run.best_path)
             if config.eval_interval_s > 0:
                 shared.sleep(config.eval_interval_s)
-    except KeyboardInterrupt:
-        pass
     finally:
         env.close()
 

@@ -41,9 +41,10 @@ TRAIN_METRICS_FIELDS = (
     "train_episodes",
     "train_episode_return",
 )
-"""Columns of ``train_metrics.csv``: one row per log interval. Losses, entropy and gradient norm
-are means over the updates applied in the interval (per env, as the loss is); the training
-episode return is the mean raw game score of the episodes that ended in it."""
+"""Columns of ``train_metrics.csv``: one row per log interval. Policy loss, value loss and entropy
+are the loss terms of an update (summed over the rollout's steps and averaged over its envs, as
+the seed's loss is), and they and the gradient norm are means over the updates applied in the
+interval; the training episode return is the mean raw game score of the episodes that ended in it."""
 
 #: TensorBoard tag of each logged quantity.
 TAGS = {

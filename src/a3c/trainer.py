@@ -156,7 +156,8 @@ class Trainer:
         else:
             target, args = worker_main, (int(name.rsplit("-", 1)[1]), child_cfg, self.task, shared)
         process = self.ctx.Process(target=target, args=args, name=name, daemon=True)
-        process.start()
+        with _sigint_ignored():
+            process.start()
         self.children[name] = process
         return process
 
@@ -329,6 +330,22 @@ class Trainer:
         t1, s1 = self.step_samples[-1]
         t0, s0 = next(((t, s) for t, s in reversed(self.step_samples) if t1 - t >= window_s), self.step_samples[0])
         return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Start children with SIGINT ignored, which they keep across exec: a terminal's Ctrl-C then
+    reaches only the trainer, which stops them in order and saves a checkpoint, and no child can
+    die with a KeyboardInterrupt traceback halfway through starting up or stepping."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class Terminated(Exception):

@@ -315,8 +315,6 @@ def worker_main(rank: int, config: TrainConfig, task: Task, shared: SharedState)
             if consecutive_skipped >= config.max_nonfinite_updates:
                 # Restarting would not help: the shared weights or the env produce the NaNs.
                 raise SystemExit(EXIT_NONFINITE)
-    except KeyboardInterrupt:  # the trainer handles Ctrl-C; workers just leave quietly
-        pass
     finally:
         reporter.flush()
         worker.env.close()
