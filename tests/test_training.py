@@ -121,16 +121,16 @@ def test_no_shared_and_rmsprop_train_through_the_same_loop(tmp_path):
 
 
 def test_max_seconds_ends_the_run_and_the_evaluator_pause_bounds_its_episodes(tmp_path):
-    # 8 s: long enough for spawned children to start stepping on a busy 2-core machine.
-    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=10**9, max_seconds=8, eval_interval_s=1000)
+    # 15 s: long enough for spawned children to start stepping on a busy 2-core machine.
+    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=10**9, max_seconds=15, eval_interval_s=1000)
     start = time.monotonic()
     result = train(config, run_dir=tmp_path / "run", task=corridor_task(), quiet=True)
-    assert time.monotonic() - start < 30  # the pause ends as soon as the run stops
+    assert time.monotonic() - start < 45  # the pause ends as soon as the run stops
     assert 0 < result.global_step < 10**9
     assert set(result.exit_codes.values()) == {0}
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[1:]
     assert len(rows) == 1  # one episode, then the evaluator waits out the run
-    assert result.step_samples[-1][0] >= 8
+    assert result.step_samples[-1][0] >= 15
 
 
 def _env_that_reports_its_seed(seed, folder):
