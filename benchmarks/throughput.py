@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.multiprocessing as mp
 
-from a3c.config import TrainConfig
+from a3c.config import TrainConfig, resolve_config
 from a3c.shared import START_METHOD, seed_process
 from a3c.task import atari_task, make_vector_env
 from a3c.trainer import Trainer
@@ -68,26 +68,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="PongDeterministic-v4")
     parser.add_argument("--num-processes", type=int, default=2)
-    parser.add_argument("--envs-per-worker", type=int, default=16)
+    parser.add_argument("--envs-per-worker", type=int, nargs="+", default=[8, 16], help="K values of the batched rows; env-only uses the largest")
     parser.add_argument("--seconds", type=float, default=60.0, help="measured seconds per mode")
     parser.add_argument("--warmup", type=float, default=15.0, help="seconds excluded at the start of training modes")
-    parser.add_argument("--eval-interval", type=float, default=30.0, help="evaluator pause for the 'evaluator paused' row")
+    parser.add_argument("--eval-interval", type=float, default=10.0, help="evaluator pause of the 'evaluator pausing' rows (the fast preset's 10 s)")
     parser.add_argument("--out", type=Path, help="write the table as JSON here")
     args = parser.parse_args()
 
-    def config(**kwargs: object) -> TrainConfig:
-        return TrainConfig(env_name=args.env, num_processes=args.num_processes, max_steps=10**12, checkpoint_interval_s=1e9, **kwargs)
+    def config(preset: str, **kwargs: object) -> TrainConfig:
+        return resolve_config(preset, env_name=args.env, num_processes=args.num_processes, max_steps=10**12, checkpoint_interval_s=1e9, **kwargs)
 
-    k = args.envs_per_worker
+    k_max = max(args.envs_per_worker)
     rows: list[dict[str, object]] = []
-    env_rate = env_only(args.env, args.num_processes, k, args.seconds)
-    rows.append({"mode": f"env only ({args.num_processes} processes x {k} envs, random actions)", "steps_per_s": env_rate})
-    for label, cfg in [
-        ("classic A3C, 1 env per worker, evaluator", config()),
-        (f"batched A3C, {k} envs per worker, evaluator", config(envs_per_worker=k)),
-        (f"batched A3C, {k} envs per worker, evaluator paused {args.eval_interval:g} s", config(envs_per_worker=k, eval_interval_s=args.eval_interval)),
-    ]:
+    env_rate = env_only(args.env, args.num_processes, k_max, args.seconds)
+    rows.append({"mode": f"env only ({args.num_processes} processes x {k_max} envs, random actions)", "steps_per_s": env_rate})
+    modes = [("classic A3C (the seed preset: 1 env per worker, 20-step rollouts), evaluator without pause", config("seed"))]
+    for k in args.envs_per_worker:
+        modes.append((f"batched A3C (fast preset), {k} envs per worker, evaluator without pause", config("fast", envs_per_worker=k, eval_interval_s=0.0)))
+        modes.append(
+            (f"batched A3C (fast preset), {k} envs per worker, evaluator pausing {args.eval_interval:g} s",
+             config("fast", envs_per_worker=k, eval_interval_s=args.eval_interval))
+        )
+    for label, cfg in modes:
         rows.append({"mode": label, "steps_per_s": training(cfg, args.warmup, args.seconds)})
+        print(f"{label}: {rows[-1]['steps_per_s']:,.0f} steps/s", flush=True)
     for row in rows:
         row["ratio_to_env_only"] = float(row["steps_per_s"]) / env_rate  # type: ignore[arg-type]
 
@@ -98,7 +102,7 @@ def main() -> None:
     if args.out:
         report = {
             "command": "python benchmarks/throughput.py " + " ".join(
-                f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "out" and v is not None
+                f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in vars(args).items() if k != "out" and v is not None
             ),
             "machine": {"cpus": mp.cpu_count(), "platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__},
             "rows": rows,

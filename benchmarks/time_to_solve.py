@@ -1,12 +1,12 @@
 """Train Pong and record the wall time and steps until it is solved.
 
-    python benchmarks/time_to_solve.py --run-dir runs/tts-k8 --out docs/results/tts-k8.json
-    python benchmarks/time_to_solve.py --run-dir runs/tts-classic -- --envs-per-worker 1
+    python benchmarks/time_to_solve.py --run-dir runs/tts-fast --out docs/results/tts-fast.json
+    python benchmarks/time_to_solve.py --run-dir runs/tts-seed -- --preset seed
 
 "Solved" is the greedy evaluation's first average of >= 18 over its last 5 full episodes
 (stuck-guard episodes excluded). The run stops there (SIGTERM, which checkpoints) unless
-``--keep-going``; it stops anyway at ``--max-minutes``. Flags after ``--`` go to ``a3c train``
-and override the fast defaults below.
+``--keep-going``; it stops anyway at ``--max-minutes``. It trains with a plain ``a3c train``, the
+fast preset; flags after ``--`` go to ``a3c train`` and override it.
 """
 
 from __future__ import annotations
@@ -22,9 +22,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from summarize_run import load, solve_point  # noqa: E402
 
-FAST = ["--envs-per-worker", "8", "--num-steps", "5", "--lr", "0.0002", "--eval-interval", "10", "--num-processes", "2"]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", type=Path, required=True)
@@ -34,7 +31,7 @@ def main() -> None:
     args, train_flags = parser.parse_known_args()
     train_flags = [f for f in train_flags if f != "--"]
 
-    command = [sys.executable, "-m", "a3c", "train", *FAST, "--max-steps", str(10**9)]
+    command = [sys.executable, "-m", "a3c", "train", "--max-steps", str(10**9)]
     command += ["--max-seconds", str(args.max_minutes * 60), *train_flags, "--run-dir", str(args.run_dir), "--quiet"]
     print("running:", " ".join(command), flush=True)
     proc = subprocess.Popen(command)

@@ -31,7 +31,8 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{message} (see `{self.prog} --help`)")
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (shared by the subcommands)."""
     try:
         value = int(text)
     except ValueError:
@@ -129,10 +130,10 @@ def _add_evaluate_parser(subparsers: Any) -> None:
     p.add_argument(
         "--checkpoint", help="checkpoint file, or a run dir (its best checkpoint is used); default: the shipped Pong agent"
     )
-    p.add_argument("--episodes", type=_positive_int, default=10, help="episodes to play (default 10)")
+    p.add_argument("--episodes", type=positive_int, default=10, help="episodes to play (default 10)")
     p.add_argument("--env", "--env-name", dest="env_name", help="game id (default: the checkpoint's)")
     p.add_argument("--seed", type=int, default=0, help="env seed (default 0)")
-    p.add_argument("--max-episode-length", type=_positive_int, default=1_000_000, help="episode cap (default 1000000)")
+    p.add_argument("--max-episode-length", type=positive_int, default=1_000_000, help="episode cap (default 1000000)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.set_defaults(func=_cmd_evaluate)
 

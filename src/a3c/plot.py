@@ -335,16 +335,6 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
 def _finite_float(text: str) -> float:
     try:
         value = float(text)
@@ -357,6 +347,7 @@ def _finite_float(text: str) -> float:
 
 def add_parser(subparsers: Any) -> None:
     """Register the ``plot`` subcommand on the ``a3c`` parser."""
+    from a3c.cli import positive_int
     p = subparsers.add_parser(
         "plot",
         help="plot evaluation reward of runs against steps and wall time",
@@ -376,7 +367,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("-o", "--out", required=True, help="image file to write; the extension picks the format (.png, .pdf, .svg, ...)")
     p.add_argument(
         "--window",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_WINDOW,
         help=f"rolling mean over this many evaluation episodes (default {DEFAULT_WINDOW}, as the solved criterion)",
     )

@@ -42,7 +42,7 @@ _BAND_DIVISOR = 3
 
 def add_parser(subparsers: Any) -> None:
     """Register the ``record`` subcommand on the ``a3c`` parser."""
-    from a3c.cli import _positive_int
+    from a3c.cli import positive_int
 
     p = subparsers.add_parser(
         "record",
@@ -61,12 +61,12 @@ def add_parser(subparsers: Any) -> None:
         metavar="FILE",
         help="video to write: .mp4, or .gif (a GIF holds every frame in memory until the end; use MP4 for long recordings)",
     )
-    p.add_argument("--episodes", type=_positive_int, default=1, help="episodes to play (default 1)")
+    p.add_argument("--episodes", type=positive_int, default=1, help="episodes to play (default 1)")
     p.add_argument("--env", "--env-name", dest="env_name", help="game id (default: the checkpoint's)")
     p.add_argument("--seed", type=int, default=0, help="env seed (default 0)")
     p.add_argument(
         "--max-episode-length",
-        type=_positive_int,
+        type=positive_int,
         default=1_000_000,
         help="cut each episode after this many agent steps, for short clips (default 1000000)",
     )
@@ -77,7 +77,7 @@ def add_parser(subparsers: Any) -> None:
         help=f"frames per second of the video (default {DEFAULT_FPS:g}; at most {GIF_MAX_FPS:g} for GIF)",
     )
     p.add_argument("--no-overlay", dest="overlay", action="store_false", help="do not draw the episode, reward and step count")
-    p.add_argument("--scale", type=_positive_int, default=1, help="enlarge frames by this integer factor, nearest neighbour (default 1)")
+    p.add_argument("--scale", type=positive_int, default=1, help="enlarge frames by this integer factor, nearest neighbour (default 1)")
     p.set_defaults(func=_cmd_record)
 
 
