@@ -108,3 +108,22 @@ def test_config_yaml_written_by_a_run_lists_every_field(tmp_path):
     run.write_config(resolve_config())
     data = yaml.safe_load(run.config_path.read_text())
     assert set(data) == {f.name for f in dataclasses.fields(TrainConfig)}
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("60", {"checkpoint_interval_s": 60.0}), ("2.5s", {"checkpoint_interval_s": 2.5}), ("50000steps", {"checkpoint_interval_steps": 50000}),
+     ("200_000 steps", {"checkpoint_interval_steps": 200000})],
+)
+def test_checkpoint_interval_by_seconds_or_steps(text, expected):
+    from a3c.config import parse_interval
+
+    assert parse_interval(text) == expected
+
+
+@pytest.mark.parametrize("text", ["0", "-5s", "abc", "0steps", "1.5steps", "nan"])
+def test_bad_checkpoint_intervals(text):
+    from a3c.config import parse_interval
+
+    with pytest.raises(UserError, match="--checkpoint-interval must be seconds"):
+        parse_interval(text)

@@ -222,3 +222,21 @@ def test_ctrl_c_saves_says_how_to_resume_and_the_resumed_run_starts_where_it_sto
     final = load_checkpoint(run / "checkpoints" / "latest.pt")
     assert stopped_at + 500 <= final["global_step"] < stopped_at + 500 + 2 * 2 * 5 + 1
     assert final["run_state"]["segment"] == 1
+
+
+def test_checkpoints_by_steps_so_a_killed_run_loses_at_most_one_interval(tmp_path, monkeypatch):
+    saved_at: list[int] = []
+    original = Trainer._save_latest
+
+    def recording(self, shared):
+        saved_at.append(shared.global_step)
+        return original(self, shared)
+
+    monkeypatch.setattr(Trainer, "_save_latest", recording)
+    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=6_000, num_steps=5, checkpoint_interval_s=1e9,
+                         checkpoint_interval_steps=1_500)
+    train(config, run_dir=tmp_path / "run", task=corridor_task(), quiet=True)
+    periodic = saved_at[:-1]  # the last one is the final checkpoint
+    assert len(periodic) >= 3
+    gaps = [b - a for a, b in zip([0, *periodic], periodic)]
+    assert all(1_500 <= gap < 1_500 + 1_000 for gap in gaps), gaps  # at the interval, polled every 0.2 s
