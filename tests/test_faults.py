@@ -99,7 +99,7 @@ from a3c.config import TrainConfig
 from a3c.task import corridor_task
 from a3c.trainer import Terminated, TrainingFailed, train
 if __name__ == "__main__":
-    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=10**9, max_restarts=int(sys.argv[2]))
+    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=10**9, max_restarts=int(sys.argv[2]), eval_interval_s=1.0)
     try:
         train(config, run_dir=sys.argv[1], task=corridor_task(), progress_interval_s=3600)
     except Terminated:
@@ -141,7 +141,10 @@ def test_killed_children_are_restarted_and_past_the_limit_the_run_stops_cleanly(
     script = tmp_path / "train_forever.py"
     script.write_text(TRAIN_CORRIDOR_FOREVER)
     run = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, str(script), str(run), "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # The log goes to a file: a pipe that nobody reads until the end would fill up and block the trainer.
+    log = tmp_path / "out.txt"
+    with log.open("w") as out_file:
+        proc = subprocess.Popen([sys.executable, str(script), str(run), "1"], stdout=out_file, stderr=subprocess.PIPE, text=True)
     try:
         _wait_for(lambda: _steps(run) > 0, 90, "training to start")
         evaluator, *workers = _spawned_children(proc.pid)  # started in this order
@@ -157,10 +160,11 @@ def test_killed_children_are_restarted_and_past_the_limit_the_run_stops_cleanly(
         victim = max(_spawned_children(proc.pid))
         children = _spawned_children(proc.pid)
         os.kill(victim, signal.SIGKILL)
-        out, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
+    out = log.read_text()
     assert proc.returncode == 1, err
     assert "a3c-worker-1 died (exit code -9) at step" in out and "restarting it (1/1)" in out
     assert "a3c-evaluator died (exit code -9)" in out
@@ -228,9 +232,9 @@ def test_checkpoints_by_steps_so_a_killed_run_loses_at_most_one_interval(tmp_pat
     saved_at: list[int] = []
     original = Trainer._save_latest
 
-    def recording(self, shared):
-        saved_at.append(shared.global_step)
-        return original(self, shared)
+    def recording(self):
+        saved_at.append(self.global_step)
+        return original(self)
 
     monkeypatch.setattr(Trainer, "_save_latest", recording)
     config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=6_000, num_steps=5, checkpoint_interval_s=1e9,

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -22,6 +23,9 @@ EXIT_USAGE = 2
 EXIT_FAILED = 1
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
+
+#: What ``--backend`` accepts.
+BACKENDS = ("local", "ray")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -118,6 +122,18 @@ def _add_train_parser(subparsers: Any) -> None:
         help=f"seconds the evaluator pauses between greedy episodes ({default('eval_interval_s', 'g')}: plays without pause)",
     )
     run.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    backend = p.add_argument_group("backend")
+    backend.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="local: Hogwild! processes on this machine (default); ray: workers as Ray actors, here or on a cluster "
+        "(needs the ray extra: pip install 'a3c[ray]')",
+    )
+    backend.add_argument(
+        "--address",
+        help="with --backend ray: the cluster to join (HEAD_IP:6379 from `ray start --head`, or auto); "
+        "default: start a local Ray sized to this machine",
+    )
     p.set_defaults(func=_cmd_train)
 
 
@@ -159,8 +175,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from a3c.trainer import Terminated, Trainer, TrainingFailed
+    from a3c.trainer import Terminated, Trainer, TrainerBase, TrainingFailed
 
+    trainer_class: Callable[..., TrainerBase] = Trainer
+    if getattr(args, "backend", "local") == "ray":
+        # First, so that a missing Ray is one line before anything is written.
+        from a3c.ray_backend import RayTrainer
+
+        trainer_class = functools.partial(RayTrainer, address=getattr(args, "address", None))
+    elif hasattr(args, "address"):
+        raise UserError("--address names a Ray cluster; add --backend ray")
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     overrides = {k: v for k, v in vars(args).items() if k in fields}
     if hasattr(args, "checkpoint_interval"):
@@ -177,7 +201,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         run_dir = resume
     else:
         config = resolve_config(getattr(args, "preset", None), getattr(args, "config", None), **overrides)
-    trainer = Trainer(
+    trainer = trainer_class(
         config, run_dir=run_dir, force=getattr(args, "force", False), quiet=getattr(args, "quiet", False), resume=resume is not None
     )
     try:

@@ -87,6 +87,54 @@ def format_elapsed(seconds: float) -> str:
     return time.strftime("%Hh %Mm %Ss", time.gmtime(seconds))
 
 
+def build_evaluator(rank: int, config: TrainConfig, task: Task) -> tuple[gym.Env, nn.Module]:
+    """The evaluator's env and network (in eval mode), with the process seeded with ``seed + rank``."""
+    seed_process(config.seed + rank)
+    env = task.make_env(config.seed + rank)
+    model = task.make_model(env)
+    model.eval()
+    return env, model
+
+
+class EpisodeRecorder:
+    """What follows each greedy episode in either backend: its ``metrics.csv`` row, ``best.pt``
+    when it beats every episode before it, and the report for the trainer's logs."""
+
+    def __init__(self, run: RunDir, env_id: str, config: TrainConfig, start_time: float, best_reward: float | None = None) -> None:
+        self.run = run
+        self.env_id = env_id
+        self.config_dict = config.to_dict()
+        self.start_time = start_time
+        """Unix time at which the run's wall clock reads 0."""
+        self.best = -float("inf") if best_reward is None else best_reward
+
+    def record(self, result: EpisodeResult, model: nn.Module, weights_step: int, global_step: int) -> EvalReport:
+        """``model`` holds the weights that played, copied at global step ``weights_step``; the run is
+        at ``global_step`` now."""
+        now = time.time()
+        elapsed = now - self.start_time
+        fps = global_step / max(elapsed, 1e-9)
+        self.run.append_metrics(
+            {
+                "wall_time_s": f"{elapsed:.1f}",
+                "global_steps": global_step,
+                "fps": f"{fps:.0f}",
+                "episode_reward": result.reward,
+                "episode_length": result.length,
+                "ended_by": result.ended_by,
+                "weights_step": weights_step,
+                "unix_time": f"{now:.1f}",
+            }
+        )
+        if result.reward > self.best:
+            self.best = result.reward
+            checkpoint = make_checkpoint(
+                model, env_id=self.env_id, global_step=weights_step, config=self.config_dict, eval_reward=result.reward
+            )
+            save_checkpoint(checkpoint, self.run.best_path)
+        return EvalReport(elapsed, global_step, result.reward, result.length, result.ended_by)
+
+
 def evaluator_main(
     rank: int,
     config: TrainConfig,
@@ -97,13 +145,8 @@ def evaluator_main(
     best_reward: float | None = None,
 ) -> None:
     """Entry point of the evaluation process: sync at each episode start, play greedily, log."""
-    seed_process(config.seed + rank)
-    env = task.make_env(config.seed + rank)
-    model = task.make_model(env)
-    model.eval()
-    run = RunDir(run_dir)
-    best = -float("inf") if best_reward is None else best_reward
-    config_dict = config.to_dict()
+    env, model = build_evaluator(rank, config, task)
+    recorder = EpisodeRecorder(RunDir(run_dir), task.env_id, config, start_time, best_reward)
     shared.mark_evaluator_ready()
     try:
         while not shared.should_stop(config.max_steps):
@@ -114,29 +157,7 @@ def evaluator_main(
             )
             if result is None:
                 break
-            now = time.time()
-            elapsed = now - start_time
-            steps = shared.global_step
-            fps = steps / max(elapsed, 1e-9)
-            run.append_metrics(
-                {
-                    "wall_time_s": f"{elapsed:.1f}",
-                    "global_steps": steps,
-                    "fps": f"{fps:.0f}",
-                    "episode_reward": result.reward,
-                    "episode_length": result.length,
-                    "ended_by": result.ended_by,
-                    "weights_step": weights_step,
-                    "unix_time": f"{now:.1f}",
-                }
-            )
-            send(shared.events, EvalReport(elapsed, steps, result.reward, result.length, result.ended_by))
-            if result.reward > best:
-                best = result.reward
-                checkpoint = make_checkpoint(
-                    model, env_id=task.env_id, global_step=weights_step, config=config_dict, eval_reward=result.reward
-                )
-                save_checkpoint(checkpoint, run.best_path)
+            send(shared.events, recorder.record(result, model, weights_step, shared.global_step))
             if config.eval_interval_s > 0:
                 shared.sleep(config.eval_interval_s)
     finally:

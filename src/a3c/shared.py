@@ -76,6 +76,13 @@ class SharedState:
             optimizer.share_memory()
         return cls(model, optimizer, ctx.Array("q", slots, lock=False), start_step, ctx.Array("b", 2, lock=False), ctx.Queue())
 
+    @classmethod
+    def private(cls, model: nn.Module) -> "SharedState":
+        """A stand-in for one process alone, with plain lists for the counters and no queue: a Ray
+        worker keeps the parameter server's latest weights in ``model`` and syncs from it as a
+        local worker syncs from the shared model. Use slot 0."""
+        return cls(model, None, [0], 0, [0, 0], None)
+
     @property
     def global_step(self) -> int:
         return self.start_step + sum(self.step_slots)

@@ -130,6 +130,13 @@ class WorkerReporter:
         if time.monotonic() - self.last_sent >= self.interval_s:
             self.flush()
 
+    def take(self) -> WorkerReport:
+        """The sums since the last report, handed to the caller instead of sent: a Ray worker
+        returns them to the trainer with each slice of work."""
+        report, self.pending = self.pending, WorkerReport(self.rank)
+        self.last_sent = time.monotonic()
+        return report
+
     def flush(self) -> None:
         if self.pending.updates or self.pending.skipped or self.pending.episode_returns:
             send(self.events, self.pending)

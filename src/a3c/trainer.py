@@ -4,6 +4,10 @@ The parent process does no training. It polls its children, writes the ``latest`
 checkpoint periodically and at the end, turns the children's reports into logs, restarts a
 child that died (up to ``max_restarts``), and otherwise stops everything, so a dead worker can
 never leave the run hanging. A run can be resumed from its ``latest`` checkpoint.
+
+:class:`TrainerBase` is that run, whatever does the training: run dir, resume, checkpoints,
+logs, progress, signals and the result. :class:`Trainer` trains with local Hogwild! processes;
+:class:`a3c.ray_backend.RayTrainer` with Ray actors.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from typing import Any
 
 import torch
 import torch.multiprocessing as mp
+from torch import nn
+from torch.optim import Optimizer
 
 from a3c.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from a3c.config import TrainConfig
@@ -30,7 +36,7 @@ from a3c.run_dir import RunDir, default_run_dir
 from a3c.errors import UserError
 from a3c.shared import START_METHOD, SharedState, capture_rng_states, restore_rng_states, seed_process
 from a3c.task import Task, atari_task
-from a3c.telemetry import EvalReport, TrainingLog, drain, eval_line
+from a3c.telemetry import EvalReport, TrainingLog, WorkerReport, drain, eval_line
 from a3c.worker import EXIT_NONFINITE, worker_main
 
 POLL_INTERVAL_S = 0.2
@@ -49,7 +55,8 @@ class TrainResult:
     latest_checkpoint: Path
     best_checkpoint: Path | None
     exit_codes: dict[str, int | None]
-    """Exit code of every child process, by name."""
+    """Exit code of every child process, by name (Ray: 0 for an actor that ended normally, 1 for
+    the one that stopped the run)."""
     step_samples: list[tuple[float, int]]
     """(seconds since start, global step), sampled about every 0.2 s."""
 
@@ -61,7 +68,18 @@ def worker_name(rank: int) -> str:
     return f"a3c-worker-{rank}"
 
 
-class Trainer:
+def nonfinite_failure(name: str, config: TrainConfig) -> str:
+    return f"{name} met {config.max_nonfinite_updates} updates in a row with a non-finite loss or gradient (none was applied)"
+
+
+class TrainerBase:
+    """One training run, whatever trains it. A backend subclass provides the hooks at the end:
+    building the model's home (shared memory, a parameter server), starting and watching the
+    workers and the evaluator, their reports, snapshots for checkpoints, and stopping."""
+
+    backend = "local"
+    """Recorded in ``config.yaml``'s header; a run may be resumed with either backend."""
+
     def __init__(
         self,
         config: TrainConfig,
@@ -84,11 +102,9 @@ class Trainer:
         self.quiet = quiet
         self.resume = resume
         self.progress_interval_s = progress_interval_s
-        self.ctx = mp.get_context(START_METHOD)
         self.step_samples: list[tuple[float, int]] = []
         """(seconds since start, global step), sampled by the watch loop, for throughput figures."""
         self.progress = Progress(config.max_steps, quiet=True)
-        self.children: dict[str, mp.Process] = {}
         self.restarts: dict[str, int] = {}
         self.failure: str | None = None
         """Why the watch loop gave up on the run, if it did."""
@@ -97,11 +113,15 @@ class Trainer:
         self.best_eval: float | None = None
         self.start = 0.0
         """Unix time at which the run's wall clock reads 0 (earlier than now when resuming)."""
+        self.start_step = 0
+        """Global step at which this invocation started."""
 
     def _log(self, message: str) -> None:
         self.progress.log(f"[a3c] {message}")
 
-    def _build_shared(self, resumed: dict[str, Any] | None) -> SharedState:
+    def _build_model(self, resumed: dict[str, Any] | None) -> tuple[nn.Module, Optimizer | None, int]:
+        """The run's model and optimiser (None with ``--no-shared``) and its global step: fresh, or
+        as ``resumed`` left them (the trainer's RNG states too)."""
         cfg = self.config
         seed_process(cfg.seed)
         probe_env = self.task.make_env(cfg.seed)
@@ -119,15 +139,18 @@ class Trainer:
             start_step = int(resumed["global_step"])
             if "rng" in resumed.get("run_state", {}):
                 restore_rng_states(resumed["run_state"]["rng"])
-        return SharedState.create(model, optimizer, self.ctx, start_step=start_step, slots=cfg.num_processes)
+        return model, optimizer, start_step
 
-    def _save_latest(self, shared: SharedState) -> Path | None:
-        """Checkpoint the shared state, unless its weights are no longer finite: then the last good
-        ``latest`` stays as it is and None is returned."""
-        if not all(bool(torch.isfinite(p).all()) for p in shared.model.parameters()):
+    def _save_latest(self) -> Path | None:
+        """Checkpoint the run, unless its weights are no longer finite (or cannot be had): then the
+        last good ``latest`` stays as it is and None is returned."""
+        snapshot = self._snapshot()
+        if snapshot is None:
+            return None
+        model, optimizer_state, global_step = snapshot
+        if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
             self._log("the shared weights are not finite; keeping the last good latest checkpoint")
             return None
-        optimizer_state = shared.optimizer.state_dict() if shared.optimizer is not None else None
         run_state = {
             "best_eval_reward": self.best_eval,
             "wall_time_s": time.time() - self.start,
@@ -135,49 +158,21 @@ class Trainer:
             "rng": capture_rng_states(),
         }
         checkpoint = make_checkpoint(
-            shared.model,
+            model,
             env_id=self.task.env_id,
-            global_step=shared.global_step,
+            global_step=global_step,
             config=self.config.to_dict(),
             optimizer_state=optimizer_state,
             run_state=run_state,
         )
         return save_checkpoint(checkpoint, self.run.latest_path)
 
-    def _start_child(self, name: str, shared: SharedState) -> mp.Process:
-        """Start (or restart) one child. Each start after the run's very first gets seeds no
-        earlier process of the run used, so a restarted worker does not replay its episodes."""
+    def _child_config(self, name: str) -> TrainConfig:
+        """The config a child starts (or restarts) with. Each start after the run's very first gets
+        seeds no earlier process of the run used, so a restarted worker does not replay its episodes."""
         cfg = self.config
         generation = self.segment + self.restarts.get(name, 0)
-        child_cfg = dataclasses.replace(cfg, seed=cfg.seed + generation * (cfg.num_processes + 1)) if generation else cfg
-        if name == EVALUATOR:
-            target: Any = evaluator_main
-            args: tuple = (cfg.num_processes, child_cfg, self.task, shared, str(self.run.path), self.start, self.best_eval)
-        else:
-            target, args = worker_main, (int(name.rsplit("-", 1)[1]), child_cfg, self.task, shared)
-        process = self.ctx.Process(target=target, args=args, name=name, daemon=True)
-        with _sigint_ignored():
-            process.start()
-        self.children[name] = process
-        return process
-
-    def _stop_all(self, shared: SharedState) -> list[str]:
-        """Stop every child within JOIN_TIMEOUT_S; return the names of those that had to be killed."""
-        shared.request_stop()
-        processes = list(self.children.values())
-        deadline = time.monotonic() + JOIN_TIMEOUT_S
-        for process in processes:
-            process.join(timeout=max(0.0, deadline - time.monotonic()))
-        forced = []
-        for process in processes:
-            if process.is_alive():
-                forced.append(process.name)
-                process.terminate()
-                process.join(timeout=2.0)
-            if process.is_alive():
-                process.kill()
-                process.join()
-        return forced
+        return dataclasses.replace(cfg, seed=cfg.seed + generation * (cfg.num_processes + 1)) if generation else cfg
 
     def _load_resume_point(self) -> dict[str, Any]:
         if not self.run.config_path.is_file():
@@ -205,108 +200,86 @@ class Trainer:
             elapsed_before = float(run_state.get("wall_time_s", 0.0))
         else:
             self.run.create(force=self.force)
-            self.run.write_config(cfg, extra={"a3c run": self.task.env_id, "torch": torch.__version__})
+            self.run.write_config(cfg, extra={"a3c run": self.task.env_id, "backend": self.backend, "torch": torch.__version__})
             elapsed_before = 0.0
         self.run.start_metrics()
-        shared = self._build_shared(resumed)
-        self.progress = Progress(cfg.max_steps, quiet=self.quiet, interval_s=self.progress_interval_s, initial_steps=shared.global_step)
+        self._start(resumed)
+        self.start_step = self.global_step
+        self.progress = Progress(cfg.max_steps, quiet=self.quiet, interval_s=self.progress_interval_s, initial_steps=self.global_step)
         self.log = TrainingLog(self.run.path, cfg.lr)
         invocation_start = time.time()
         self.start = invocation_start - elapsed_before  # the run's wall clock carries on across resumes
-        verb = f"resuming at step {shared.global_step:,}" if resumed else "training"
+        verb = f"resuming at step {self.global_step:,}" if resumed else "training"
         self._log(
-            f"{verb} {self.task.env_id} with {cfg.num_processes} workers + 1 evaluator for "
+            f"{verb} {self.task.env_id} with {cfg.num_processes} workers + 1 evaluator{self._where()} for "
             f"{cfg.max_steps:,} steps; run dir {self.run.path}"
         )
 
         with _sigterm_as_exception():
             try:
-                # The evaluator first: workers wait until it is ready, so even a short run is evaluated.
-                for name in [EVALUATOR, *(worker_name(rank) for rank in range(cfg.num_processes))]:
-                    self._start_child(name, shared)
-                self._watch(shared, invocation_start)
-                forced = self._stop_all(shared)
+                self._launch()
+                self._watch(invocation_start)
+                forced = self._stop_all()
             except (KeyboardInterrupt, Terminated):
-                self._stop_all(shared)
-                path = self._save_latest(shared) or self.run.latest_path
+                self._stop_all()
+                path = self._save_latest() or self.run.latest_path
                 print(
-                    f"[a3c] interrupted at step {shared.global_step:,}; latest checkpoint saved to {path}; "
+                    f"[a3c] interrupted at step {self.global_step:,}; latest checkpoint saved to {path}; "
                     f"resume with: a3c train --resume {self.run.path}",
                     file=sys.stderr,
                     flush=True,
                 )
                 raise
             except BaseException:  # any other error: never leave children training on their own
-                self._stop_all(shared)
+                self._stop_all()
                 raise
             finally:
-                self._report(shared, final=True)
+                self._report(final=True)
                 self.log.close()
                 self.progress.close()
 
-        latest = self._save_latest(shared) or self.run.latest_path
+        latest = self._save_latest() or self.run.latest_path
         problems = [self.failure] if self.failure else []
-        problems += [f"{p.name} (exit code {p.exitcode})" for p in self.children.values() if p.exitcode not in (0, None) and p.name not in forced and not self.failure]
+        if not self.failure:
+            problems += self._child_problems(forced)
         problems += [f"{name} (did not stop, killed)" for name in forced]
         if problems:
             raise TrainingFailed(
-                f"{', '.join(problems)}; stopped at step {shared.global_step:,}; latest checkpoint saved to {latest}; "
+                f"{', '.join(problems)}; stopped at step {self.global_step:,}; latest checkpoint saved to {latest}; "
                 f"resume with: a3c train --resume {self.run.path}"
             )
         wall = time.time() - invocation_start
-        steps_now = shared.global_step - shared.start_step
+        steps_now = self.global_step - self.start_step
         self._log(
-            f"done: {shared.global_step:,} steps, {steps_now:,} of them in {format_elapsed(wall)} "
+            f"done: {self.global_step:,} steps, {steps_now:,} of them in {format_elapsed(wall)} "
             f"({steps_now / max(wall, 1e-9):.0f} steps/s); checkpoints in {self.run.checkpoint_dir}"
         )
         best = self.run.best_path if self.run.best_path.exists() else None
-        exit_codes = {p.name: p.exitcode for p in self.children.values()}
-        return TrainResult(self.run.path, shared.global_step, wall, latest, best, exit_codes, self.step_samples)
+        return TrainResult(self.run.path, self.global_step, wall, latest, best, self._exit_codes(), self.step_samples)
 
-    def _check_children(self, shared: SharedState) -> bool:
-        """Restart children that died, within ``max_restarts``; False when the run must stop."""
-        cfg = self.config
-        for name, process in list(self.children.items()):
-            code = process.exitcode
-            if code in (None, 0):
-                continue
-            if code == EXIT_NONFINITE:
-                self.failure = f"{name} met {cfg.max_nonfinite_updates} updates in a row with a non-finite loss or gradient (none was applied)"
-                return False
-            if self.restarts.get(name, 0) >= cfg.max_restarts:
-                self.failure = f"{name} died (exit code {code}) after {cfg.max_restarts} restarts"
-                return False
-            self.restarts[name] = self.restarts.get(name, 0) + 1
-            self._log(f"{name} died (exit code {code}) at step {shared.global_step:,}; restarting it ({self.restarts[name]}/{cfg.max_restarts})")
-            self._start_child(name, shared)
-        return True
-
-    def _watch(self, shared: SharedState, invocation_start: float) -> None:
-        """Poll the children until the workers finish or the run must stop; checkpoint and report on the way."""
+    def _watch(self, invocation_start: float) -> None:
+        """Poll the backend until the workers finish or the run must stop; checkpoint and report on the way."""
         cfg = self.config
         last_checkpoint_time = time.monotonic()
-        last_checkpoint_step = shared.global_step
+        last_checkpoint_step = self.global_step
         while True:
-            if not self._check_children(shared):
+            if not self._poll():
                 return
-            workers = [p for name, p in self.children.items() if name != EVALUATOR]
-            if not any(p.is_alive() for p in workers):
-                return
-            self.step_samples.append((time.time() - self.start, shared.global_step))
-            self._report(shared)
+            self.step_samples.append((time.time() - self.start, self.global_step))
+            self._report()
             if cfg.max_seconds is not None and time.time() - invocation_start >= cfg.max_seconds:
-                self._log(f"--max-seconds {cfg.max_seconds:g} reached at step {shared.global_step:,}")
+                self._log(f"--max-seconds {cfg.max_seconds:g} reached at step {self.global_step:,}")
                 return
-            now, step = time.monotonic(), shared.global_step
+            now, step = time.monotonic(), self.global_step
             by_steps = cfg.checkpoint_interval_steps is not None and step - last_checkpoint_step >= cfg.checkpoint_interval_steps
             if now - last_checkpoint_time >= cfg.checkpoint_interval_s or by_steps:
-                self._save_latest(shared)
+                self._save_latest()
                 last_checkpoint_time, last_checkpoint_step = now, step
-            time.sleep(POLL_INTERVAL_S)
+            self._wait()
 
-    def _report(self, shared: SharedState, final: bool = False) -> None:
-        """Drain the children's reports into TensorBoard, the CSVs and the progress display."""
-        for message in drain(shared.events):
+    def _report(self, final: bool = False) -> None:
+        """Turn the children's reports into TensorBoard, the CSVs and the progress display."""
+        for message in self._messages():
             if isinstance(message, EvalReport):
                 self.log.eval_episode(message)
                 self.progress.eval_result(message.reward)
@@ -317,9 +290,9 @@ class Trainer:
                 if message.skipped:
                     self._log(
                         f"{worker_name(message.rank)} skipped {message.skipped} update(s) with a non-finite loss or "
-                        f"gradient at step {shared.global_step:,}; the shared weights were not touched"
+                        f"gradient at step {self.global_step:,}; the shared weights were not touched"
                     )
-        elapsed, steps = time.time() - self.start, shared.global_step
+        elapsed, steps = time.time() - self.start, self.global_step
         self.log.tick(elapsed, steps, force=final)
         self.progress.update(elapsed, steps, self._recent_rate(), self.config.max_seconds)
 
@@ -330,6 +303,146 @@ class Trainer:
         t1, s1 = self.step_samples[-1]
         t0, s0 = next(((t, s) for t, s in reversed(self.step_samples) if t1 - t >= window_s), self.step_samples[0])
         return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
+
+    # The backend's hooks.
+
+    @property
+    def global_step(self) -> int:
+        raise NotImplementedError
+
+    def _start(self, resumed: dict[str, Any] | None) -> None:
+        """Build the model and optimiser (:meth:`_build_model`) where the workers will reach them."""
+        raise NotImplementedError
+
+    def _where(self) -> str:
+        """Where the run trains, for the first log line ("" for this machine)."""
+        return ""
+
+    def _launch(self) -> None:
+        """Start the evaluator and the workers."""
+        raise NotImplementedError
+
+    def _poll(self) -> bool:
+        """Check on the children (restarting the dead within ``max_restarts``); False once the
+        workers have finished or the run must stop (then with ``self.failure`` set)."""
+        raise NotImplementedError
+
+    def _wait(self) -> None:
+        """Pause between two polls (about ``POLL_INTERVAL_S``)."""
+        time.sleep(POLL_INTERVAL_S)
+
+    def _messages(self) -> list[WorkerReport | EvalReport]:
+        """The children's reports that arrived since the last call."""
+        raise NotImplementedError
+
+    def _snapshot(self) -> tuple[nn.Module, dict[str, Any] | None, int] | None:
+        """The model, the optimiser's state (None with ``--no-shared``) and the global step, for a
+        checkpoint; None if they cannot be had."""
+        raise NotImplementedError
+
+    def _stop_all(self) -> list[str]:
+        """Stop every child within JOIN_TIMEOUT_S; return the names of those that had to be killed."""
+        raise NotImplementedError
+
+    def _child_problems(self, forced: list[str]) -> list[str]:
+        """Children that ended badly, for the error message (``forced`` are listed already)."""
+        return []
+
+    def _exit_codes(self) -> dict[str, int | None]:
+        raise NotImplementedError
+
+
+class Trainer(TrainerBase):
+    """The local backend: the evaluator and the workers are processes on this machine that
+    update one model in shared memory without a lock (Hogwild!)."""
+
+    def __init__(self, config: TrainConfig, run_dir: str | Path | None = None, task: Task | None = None, **kwargs: Any) -> None:
+        super().__init__(config, run_dir, task, **kwargs)
+        self.ctx = mp.get_context(START_METHOD)
+        self.children: dict[str, mp.Process] = {}
+
+    @property
+    def global_step(self) -> int:
+        return self.shared.global_step
+
+    def _start(self, resumed: dict[str, Any] | None) -> None:
+        model, optimizer, start_step = self._build_model(resumed)
+        self.shared = SharedState.create(model, optimizer, self.ctx, start_step=start_step, slots=self.config.num_processes)
+
+    def _snapshot(self) -> tuple[nn.Module, dict[str, Any] | None, int]:
+        shared = self.shared
+        optimizer_state = shared.optimizer.state_dict() if shared.optimizer is not None else None
+        return shared.model, optimizer_state, shared.global_step
+
+    def _launch(self) -> None:
+        # The evaluator first: workers wait until it is ready, so even a short run is evaluated.
+        for name in [EVALUATOR, *(worker_name(rank) for rank in range(self.config.num_processes))]:
+            self._start_child(name)
+
+    def _start_child(self, name: str) -> mp.Process:
+        """Start (or restart) one child."""
+        cfg, shared = self.config, self.shared
+        child_cfg = self._child_config(name)
+        if name == EVALUATOR:
+            target: Any = evaluator_main
+            args: tuple = (cfg.num_processes, child_cfg, self.task, shared, str(self.run.path), self.start, self.best_eval)
+        else:
+            target, args = worker_main, (int(name.rsplit("-", 1)[1]), child_cfg, self.task, shared)
+        process = self.ctx.Process(target=target, args=args, name=name, daemon=True)
+        with _sigint_ignored():
+            process.start()
+        self.children[name] = process
+        return process
+
+    def _stop_all(self) -> list[str]:
+        self.shared.request_stop()
+        processes = list(self.children.values())
+        deadline = time.monotonic() + JOIN_TIMEOUT_S
+        for process in processes:
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+        forced = []
+        for process in processes:
+            if process.is_alive():
+                forced.append(process.name)
+                process.terminate()
+                process.join(timeout=2.0)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        return forced
+
+    def _child_problems(self, forced: list[str]) -> list[str]:
+        return [f"{p.name} (exit code {p.exitcode})" for p in self.children.values() if p.exitcode not in (0, None) and p.name not in forced]
+
+    def _exit_codes(self) -> dict[str, int | None]:
+        return {p.name: p.exitcode for p in self.children.values()}
+
+    def _poll(self) -> bool:
+        if not self._check_children():
+            return False
+        workers = [p for name, p in self.children.items() if name != EVALUATOR]
+        return any(p.is_alive() for p in workers)
+
+    def _check_children(self) -> bool:
+        """Restart children that died, within ``max_restarts``; False when the run must stop."""
+        cfg = self.config
+        for name, process in list(self.children.items()):
+            code = process.exitcode
+            if code in (None, 0):
+                continue
+            if code == EXIT_NONFINITE:
+                self.failure = nonfinite_failure(name, cfg)
+                return False
+            if self.restarts.get(name, 0) >= cfg.max_restarts:
+                self.failure = f"{name} died (exit code {code}) after {cfg.max_restarts} restarts"
+                return False
+            self.restarts[name] = self.restarts.get(name, 0) + 1
+            self._log(f"{name} died (exit code {code}) at step {self.global_step:,}; restarting it ({self.restarts[name]}/{cfg.max_restarts})")
+            self._start_child(name)
+        return True
+
+    def _messages(self) -> list[WorkerReport | EvalReport]:
+        return drain(self.shared.events)
 
 
 @contextlib.contextmanager
@@ -367,9 +480,18 @@ def _sigterm_as_exception() -> Iterator[None]:
     finally:
         signal.signal(signal.SIGTERM, previous)
 
-def train(config: TrainConfig, run_dir: str | Path | None = None, task: Task | None = None, **kwargs: object) -> TrainResult:
-    """Train with ``config`` and return where the results are. See :class:`Trainer`."""
+def train(
+    config: TrainConfig, run_dir: str | Path | None = None, task: Task | None = None, backend: str = "local", **kwargs: object
+) -> TrainResult:
+    """Train with ``config`` and return where the results are. See :class:`Trainer`; ``backend="ray"``
+    trains with :class:`a3c.ray_backend.RayTrainer` (which also takes ``address``)."""
+    if backend == "ray":
+        from a3c.ray_backend import RayTrainer
+
+        return RayTrainer(config, run_dir=run_dir, task=task, **kwargs).train()  # type: ignore[arg-type]
+    if backend != "local":
+        raise UserError(f"unknown backend {backend!r}; choose local or ray")
     return Trainer(config, run_dir=run_dir, task=task, **kwargs).train()  # type: ignore[arg-type]
 
 
-__all__ = ["Terminated", "TrainResult", "Trainer", "TrainingFailed", "train"]
+__all__ = ["Terminated", "TrainResult", "Trainer", "TrainerBase", "TrainingFailed", "train"]

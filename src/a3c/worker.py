@@ -6,6 +6,10 @@ Each update, in the seed's order:
    state across rollouts within an episode, detached from the previous rollout's graph;
 3. compute the loss (:mod:`a3c.losses`), back-propagate, clip the gradient norm;
 4. hand the local gradients to the shared parameters and step the shared optimiser, no lock.
+
+:meth:`Worker.compute_gradients` is steps 1-3 and :meth:`Worker.apply_gradients` step 4; the Ray
+backend (:mod:`a3c.ray_backend`) runs the first in its actors and sends the gradient to a
+parameter server in place of the second.
 """
 
 from __future__ import annotations
@@ -89,7 +93,7 @@ class Worker:
         env: gym.Env,
         local_model: nn.Module,
         shared: SharedState,
-        optimizer: Optimizer,
+        optimizer: Optimizer | None,
         slot: int = 0,
     ) -> None:
         self.config = config
@@ -99,6 +103,7 @@ class Worker:
         self.model = local_model
         self.shared = shared
         self.optimizer = optimizer
+        """Steps the shared parameters; None for a worker whose gradients a parameter server applies."""
         self.obs, _ = env.reset()
         self.hidden: Hidden = local_model.initial_state()
         self.done = True
@@ -177,6 +182,19 @@ class Worker:
 
     def update(self) -> UpdateStats:
         """One A3C update: sync, roll out, back-propagate, hand off, step the shared optimiser."""
+        stats = self.compute_gradients()
+        if stats.applied:
+            self.apply_gradients()
+        return stats
+
+    def compute_gradients(self) -> UpdateStats:
+        """Steps 1-3 of an update: sync with the shared weights, roll out, back-propagate, clip.
+
+        The clipped gradient is left on the local model's parameters, for :meth:`apply_gradients`
+        here or for the parameter server in the Ray backend. ``applied`` is False (and the update
+        counted in ``skipped_updates``) when the loss or gradient is not finite: it must not be
+        applied.
+        """
         self.model.load_state_dict(self.shared.model.state_dict())
         rollout = self.rollout()
         losses = self.loss(rollout)
@@ -185,12 +203,7 @@ class Worker:
         total.backward()
         grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm))
         applied = math.isfinite(float(total.detach())) and math.isfinite(grad_norm)
-        if applied:
-            hand_off_gradients(self.model, self.shared.model)
-            self.optimizer.step()
-            # Drop the references so no later step can re-apply this rollout's gradient.
-            self.shared.model.zero_grad(set_to_none=True)
-        else:
+        if not applied:
             self.skipped_updates += 1
         return UpdateStats(
             steps=rollout.rewards.numel(),
@@ -201,6 +214,14 @@ class Worker:
             applied=applied,
             episode_returns=rollout.episode_returns,
         )
+
+    def apply_gradients(self) -> None:
+        """Step 4: hand the local gradient to the shared parameters and step the shared optimiser, no lock."""
+        assert self.optimizer is not None, "this worker's gradients are applied elsewhere (a parameter server)"
+        hand_off_gradients(self.model, self.shared.model)
+        self.optimizer.step()
+        # Drop the references so no later step can re-apply this rollout's gradient.
+        self.shared.model.zero_grad(set_to_none=True)
 
 
 class BatchedWorker(Worker):
@@ -217,7 +238,7 @@ class BatchedWorker(Worker):
         envs: gym.vector.VectorEnv,
         local_model: nn.Module,
         shared: SharedState,
-        optimizer: Optimizer,
+        optimizer: Optimizer | None,
         slot: int = 0,
     ) -> None:
         super().__init__(config, envs, local_model, shared, optimizer, slot)  # type: ignore[arg-type]
@@ -268,17 +289,28 @@ class BatchedWorker(Worker):
 
 def build_worker(rank: int, config: TrainConfig, task: Task, shared: SharedState) -> Worker:
     """Everything a worker process builds for itself, seeded with ``seed + rank``."""
-    seed_process(config.seed + rank)
+    env, local_model = build_envs_and_model(rank, config, task)
     optimizer = shared.optimizer
     if optimizer is None:  # --no-shared: private statistics over the shared parameters
         optimizer = make_optimizer(config.optimizer, shared.model.parameters(), config.lr)
+    return worker_class(config)(config, env, local_model, shared, optimizer, slot=rank)  # type: ignore[arg-type]
+
+
+def worker_class(config: TrainConfig) -> type[Worker]:
+    """The seed's worker for one env per worker, the batched one for more."""
+    return Worker if config.envs_per_worker == 1 else BatchedWorker
+
+
+def build_envs_and_model(rank: int, config: TrainConfig, task: Task) -> tuple[gym.Env | gym.vector.VectorEnv, nn.Module]:
+    """Worker ``rank``'s env (a vector of ``envs_per_worker`` envs for the batched worker) and a
+    fresh local model, with the process seeded with ``seed + rank``; both backends build them so."""
+    seed_process(config.seed + rank)
     if config.envs_per_worker == 1:  # the seed's algorithm, step for step
         env = task.make_env(config.seed + rank)
-        return Worker(config, env, task.make_model(env), shared, optimizer, slot=rank)
+        return env, task.make_model(env)
     seeds = [batched_env_seed(config.seed + rank, i) for i in range(config.envs_per_worker)]
     envs = make_vector_env(task, seeds, config.max_episode_length)
-    local_model = task.make_model(_single_env_view(envs))
-    return BatchedWorker(config, envs, local_model, shared, optimizer, slot=rank)
+    return envs, task.make_model(_single_env_view(envs))
 
 
 def batched_env_seed(process_seed: int, index: int) -> int:

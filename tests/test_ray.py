@@ -1,0 +1,241 @@
+"""The Ray backend: the same update as the local one, learning, a killed worker actor, the CLI's
+run dir and resume through Ray, two nodes of a simulated cluster, and one-line answers when Ray
+is not installed or no cluster answers.
+
+CI installs the ``ray`` extra; ``pytest.importorskip`` only keeps a checkout without it green.
+The tests that need a running Ray share one local instance of 2 CPUs; the cluster test, last,
+starts its own.
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import torch
+import yaml
+
+from a3c.checkpoint import load_checkpoint, model_from_checkpoint
+from a3c.config import TrainConfig
+from a3c.envs import make_corridor
+from a3c.evaluator import play_greedy_episode
+from a3c.model import MLPActorCritic
+from a3c.optim import SharedAdam
+from a3c.shared import SharedState, seed_process
+from a3c.task import corridor_task
+from a3c.worker import Worker
+
+from test_training import _assert_training_logs, _sampled_success_rate
+
+
+@pytest.fixture(scope="module")
+def ray_module():
+    ray = pytest.importorskip("ray")
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture
+def ray_session(ray_module):
+    """A local Ray of 2 CPUs, started by the first test that needs it and shared by the rest."""
+    if not ray_module.is_initialized():
+        ray_module.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    return ray_module
+
+
+def _a3c(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "a3c.cli", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_backend_ray_without_ray_says_how_to_install_it(run_cli, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if Ray were not installed
+    monkeypatch.delitem(sys.modules, "a3c.ray_backend", raising=False)
+    run = tmp_path / "run"
+    code, out, err = run_cli("train", "--backend", "ray", "--run-dir", str(run), "--max-steps", "10")
+    assert code == 2 and "Traceback" not in out + err
+    assert err.strip().splitlines() == ["a3c: error: --backend ray needs Ray, which is not installed: pip install 'a3c[ray]' (or pip install 'ray>=2.9')"]
+    assert not run.exists()
+    code, out, err = run_cli("train", "--address", "auto", "--run-dir", str(run))
+    assert code == 2 and "add --backend ray" in err and not run.exists()
+
+
+def test_an_address_where_no_cluster_answers_is_one_line_and_writes_nothing(ray_module, tmp_path):
+    run = tmp_path / "run"
+    proc = _a3c("train", "--backend", "ray", "--address", "127.0.0.1:1", "--max-steps", "10", "--run-dir", str(run), timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "a3c: error: no Ray cluster answers at '127.0.0.1:1'; start one with `ray start --head` and pass the address it prints"
+    )
+    assert not run.exists()
+
+
+def test_a_worker_actor_update_is_exactly_the_local_update(ray_module):
+    """The Ray worker runs the local worker's compute_gradients(); the parameter server's apply()
+    then moves the weights exactly as the local hand-off and shared optimiser step do."""
+    from a3c.ray_backend import ParameterServer, flat_gradients, set_flat_parameters
+
+    config = TrainConfig(env_name="Corridor", num_steps=5, num_processes=1, lr=0.01)
+
+    def local_run() -> list[torch.Tensor]:
+        seed_process(0)
+        shared_model, local_model = MLPActorCritic(10, 3), MLPActorCritic(10, 3)
+        optimizer = SharedAdam(shared_model.parameters(), lr=config.lr)
+        worker = Worker(config, make_corridor(0), local_model, SharedState.private(shared_model), optimizer)
+        for _ in range(10):
+            worker.update()
+        return [p.detach().clone() for p in shared_model.parameters()]
+
+    def server_run() -> tuple[list[torch.Tensor], int]:
+        seed_process(0)
+        server_model, local_model = MLPActorCritic(10, 3), MLPActorCritic(10, 3)
+        server = ParameterServer(server_model, config, None, global_step=100)
+        replica = copy.deepcopy(server_model)  # not a new MLPActorCritic: that would draw from the RNG
+        weights, step = server.weights()
+        set_flat_parameters(replica, weights)
+        worker = Worker(config, make_corridor(0), local_model, SharedState.private(replica), None)
+        for _ in range(10):
+            stats = worker.compute_gradients()
+            weights, step = server.apply(0, flat_gradients(worker.model), stats.steps)
+            set_flat_parameters(replica, weights)
+        return [p.detach().clone() for p in server_model.parameters()], step
+
+    expected = local_run()
+    got, step = server_run()
+    assert all(torch.equal(a, b) for a, b in zip(expected, got))
+    assert step > 100 + 10  # the server counts every env step on top of where it started
+
+    # A skipped (non-finite) update counts its steps and leaves the weights alone; --no-shared
+    # gives each worker rank its own statistics, and a checkpoint then holds none.
+    server = ParameterServer(MLPActorCritic(10, 3), TrainConfig(env_name="Corridor", no_shared=True), None, 0)
+    before, _ = server.weights()
+    weights, step = server.apply(0, None, 7)
+    assert step == 7 and (weights == before).all()
+    gradient = flat_gradients(_model_with_gradients())
+    server.apply(0, gradient, 1)
+    server.apply(1, gradient, 1)
+    assert sorted(server.private_optimizers) == [0, 1]
+    assert server.state()[1] is None
+
+
+def _model_with_gradients() -> MLPActorCritic:
+    model = MLPActorCritic(10, 3)
+    value, logits, _ = model(torch.randn(1, 10))
+    (value.sum() + logits.sum()).backward()
+    return model
+
+
+@pytest.mark.slow
+def test_the_ray_backend_learns_the_corridor(ray_session, tmp_path):
+    from a3c.ray_backend import RayTrainer
+
+    # The batched workers' learning test (tests/test_batched_worker.py), with the bar of the local
+    # learning test (tests/test_training.py). Batches keep the updates, and so the round trips to the
+    # server, few; the evaluator pauses 1 s, where a 9-step Corridor episode would keep the driver busy.
+    config = TrainConfig(
+        env_name="Corridor", num_processes=2, envs_per_worker=4, max_steps=30_000, lr=3e-3, num_steps=5, max_episode_length=1000,
+        eval_interval_s=1.0,
+    )
+    start = time.monotonic()
+    result = RayTrainer(config, run_dir=tmp_path / "run", task=corridor_task(), quiet=True).train()
+    elapsed = time.monotonic() - start
+    assert 30_000 <= result.global_step < 30_000 + 2 * 20
+    assert result.exit_codes == {"a3c-worker-0": 0, "a3c-worker-1": 0, "a3c-evaluator": 0}
+    model = model_from_checkpoint(load_checkpoint(result.latest_checkpoint))
+    learned_rate = _sampled_success_rate(model, 300, seed=1)
+    assert learned_rate >= 0.9, f"learned policy succeeds in {learned_rate:.0%}"
+    assert [play_greedy_episode(model, make_corridor(s), 1000).reward for s in range(5)] == [1.0] * 5
+    assert elapsed < 150
+    _assert_training_logs(result.run_dir, config.lr)
+    saved = yaml.safe_load((result.run_dir / "config.yaml").read_text())
+    assert saved == config.to_dict() and "# backend: ray" in (result.run_dir / "config.yaml").read_text()
+
+
+@pytest.mark.slow
+def test_a_killed_worker_actor_is_restarted_and_training_goes_on(ray_session, tmp_path, capsys):
+    from a3c.ray_backend import RayTrainer
+
+    config = TrainConfig(env_name="Corridor", num_processes=2, envs_per_worker=4, max_steps=15_000, num_steps=5, max_restarts=1, eval_interval_s=1.0)
+    trainer = RayTrainer(config, run_dir=tmp_path / "run", task=corridor_task(), progress_interval_s=3600)
+    killed: dict[str, int] = {}
+
+    def kill_worker_1() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if trainer.slices.get("a3c-worker-1", 0) >= 1 and trainer.global_step >= 2_000:
+                actor = ray_session.get_actor(trainer.actor_name("a3c-worker-1"))
+                killed.update(step=trainer.global_step, slices=trainer.slices["a3c-worker-1"])
+                ray_session.kill(actor, no_restart=False)  # Ray restarts its process, as after a crash
+                return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_worker_1, daemon=True)
+    killer.start()
+    result = trainer.train()
+    killer.join(timeout=5)
+    out = capsys.readouterr().out
+    assert killed, "the worker was never killed"
+    assert "a3c-worker-1 died (its process died) at step" in out and "restarting it (1/1)" in out
+    assert result.global_step >= 15_000 > killed["step"]
+    assert trainer.slices["a3c-worker-1"] > killed["slices"]  # the restarted actor trained on
+    assert trainer.restarts == {"a3c-worker-1": 1}
+    assert set(result.exit_codes.values()) == {0}
+    assert load_checkpoint(result.latest_checkpoint)["global_step"] == result.global_step
+
+
+@pytest.mark.slow
+def test_cli_trains_pong_on_a_ray_cluster_and_resumes_through_ray(ray_session, run_cli, tmp_path):
+    run = tmp_path / "pong"
+    # A second driver joins this test's Ray by its address, as a user joins a cluster.
+    address = ray_session.get_runtime_context().gcs_address
+    proc = _a3c("train", "--backend", "ray", "--address", address, "--num-processes", "2", "--max-steps", "5000", "--run-dir", str(run))
+    assert proc.returncode == 0, proc.stderr
+    assert "with 2 workers + 1 evaluator on Ray (1 node, 2 CPUs)" in proc.stdout and "[a3c] done: " in proc.stdout
+    assert "parameter server: " in proc.stdout
+    assert not any(c in proc.stdout + proc.stderr for c in "\r\x1b")  # not a terminal: plain lines, no colours
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert (saved["num_processes"], saved["max_steps"], saved["envs_per_worker"]) == (2, 5000, 8)
+    assert (run / "metrics.csv").read_text().startswith("wall_time_s,global_steps,fps,")
+    assert (run / "train_metrics.csv").read_text().startswith("wall_time_s,global_steps,steps_per_s,")
+    assert len(list(run.glob("events.out.tfevents.*"))) == 1
+    first = load_checkpoint(run / "checkpoints" / "latest.pt")
+    assert first["env_id"] == "PongDeterministic-v4" and 5000 <= first["global_step"] < 5000 + 2 * 40
+    step_count = lambda checkpoint: checkpoint["optimizer"]["state"][0]["step"].item()  # noqa: E731
+    assert step_count(first) > 0 and first["run_state"]["segment"] == 0
+
+    # Resume through Ray, in this process (which is connected already): it carries on from the checkpoint.
+    code, out, err = run_cli("train", "--backend", "ray", "--resume", str(run), "--max-steps", "6000")
+    assert code == 0, err
+    assert f"resuming at step {first['global_step']:,}" in out
+    final = load_checkpoint(run / "checkpoints" / "latest.pt")
+    assert 6000 <= final["global_step"] < 6000 + 2 * 40
+    assert step_count(final) > step_count(first) and final["run_state"]["segment"] == 1
+    assert final["run_state"]["wall_time_s"] > first["run_state"]["wall_time_s"]
+    assert len(list(run.glob("events.out.tfevents.*"))) == 2
+
+
+@pytest.mark.slow
+def test_workers_on_two_nodes_of_a_simulated_cluster(ray_module, tmp_path):
+    """Two Ray nodes of 1 CPU each on this machine (ray.cluster_utils.Cluster): each worker asks for
+    a CPU, so Ray places one on each node, and their gradients and weights cross between nodes."""
+    from ray.cluster_utils import Cluster
+
+    from a3c.ray_backend import RayTrainer
+
+    ray_module.shutdown()  # this test's own Ray; a later test starts the shared one again
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    try:
+        cluster.add_node(num_cpus=1)
+        ray_module.init(address=cluster.address, logging_level="WARNING")
+        config = TrainConfig(env_name="Corridor", num_processes=2, envs_per_worker=4, max_steps=5_000, num_steps=5, eval_interval_s=1.0)
+        trainer = RayTrainer(config, run_dir=tmp_path / "run", task=corridor_task(), quiet=True)
+        result = trainer.train()
+    finally:
+        ray_module.shutdown()
+        cluster.shutdown()
+    assert result.global_step >= 5_000
+    assert trainer.nodes["a3c-worker-0"] != trainer.nodes["a3c-worker-1"]
+    assert trainer.slices["a3c-worker-0"] > 0 and trainer.slices["a3c-worker-1"] > 0
