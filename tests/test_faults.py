@@ -13,6 +13,7 @@ from pathlib import Path
 import gymnasium as gym
 import pytest
 import torch
+from proctree import alive, communicate_or_dump_stacks, spawned_children
 
 from a3c.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from a3c.config import TrainConfig, resume_config
@@ -21,7 +22,7 @@ from a3c.model import ActorCritic
 from a3c.run_dir import RunDir
 from a3c.shared import seed_process
 from a3c.task import Task, corridor_task, mlp_model
-from a3c.trainer import Trainer, TrainingFailed, train
+from a3c.trainer import StopSignals, Terminated, Trainer, TrainingFailed, train
 
 pytestmark = pytest.mark.slow
 
@@ -110,18 +111,6 @@ if __name__ == "__main__":
 """
 
 
-def _spawned_children(pid: int) -> list[int]:
-    children = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    return sorted(c for c in children if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text())
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 def _wait_for(predicate, timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -144,23 +133,23 @@ def test_killed_children_are_restarted_and_past_the_limit_the_run_stops_cleanly(
     # The log goes to a file: a pipe that nobody reads until the end would fill up and block the trainer.
     log = tmp_path / "out.txt"
     with log.open("w") as out_file:
-        proc = subprocess.Popen([sys.executable, str(script), str(run), "1"], stdout=out_file, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen([sys.executable, "-X", "faulthandler", str(script), str(run), "1"], stdout=out_file, stderr=subprocess.PIPE, text=True)
     try:
         _wait_for(lambda: _steps(run) > 0, 90, "training to start")
-        evaluator, *workers = _spawned_children(proc.pid)  # started in this order
+        evaluator, *workers = spawned_children(proc.pid)  # started in this order
         assert len(workers) == 2
         os.kill(workers[1], signal.SIGKILL)
-        _wait_for(lambda: len(_spawned_children(proc.pid)) == 3 and workers[1] not in _spawned_children(proc.pid), 15, "a new worker")
+        _wait_for(lambda: len(spawned_children(proc.pid)) == 3 and workers[1] not in spawned_children(proc.pid), 15, "a new worker")
         os.kill(evaluator, signal.SIGKILL)  # the evaluator is watched the same way
-        _wait_for(lambda: evaluator not in _spawned_children(proc.pid) and len(_spawned_children(proc.pid)) == 3, 15, "a new evaluator")
+        _wait_for(lambda: evaluator not in spawned_children(proc.pid) and len(spawned_children(proc.pid)) == 3, 15, "a new evaluator")
         steps = _steps(run)
         _wait_for(lambda: _steps(run) > steps, 60, "training to go on after the restarts")
 
         # Past max_restarts (1 here): the run stops with a checkpoint and a non-zero exit.
-        victim = max(_spawned_children(proc.pid))
-        children = _spawned_children(proc.pid)
+        victim = max(spawned_children(proc.pid))
+        children = spawned_children(proc.pid)
         os.kill(victim, signal.SIGKILL)
-        _, err = proc.communicate(timeout=30)
+        err = communicate_or_dump_stacks(proc, 30)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -170,7 +159,7 @@ def test_killed_children_are_restarted_and_past_the_limit_the_run_stops_cleanly(
     assert "a3c-evaluator died (exit code -9)" in out
     assert "died (exit code -9) after 1 restarts" in err and "latest checkpoint saved" in err and "resume with" in err
     assert load_checkpoint(run / "checkpoints" / "latest.pt")["global_step"] > 0
-    assert not any(_alive(c) for c in children)
+    assert not any(alive(c) for c in children)
 
 
 def test_resume_refuses_what_it_cannot_do(run_cli, tmp_path):
@@ -195,25 +184,51 @@ def test_resume_refuses_what_it_cannot_do(run_cli, tmp_path):
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="signals")
+def test_a_stop_signal_is_recorded_not_raised_and_a_second_ctrl_c_forces(monkeypatch):
+    # Raised at whatever line the trainer was on, the signal could cut a queue read in half and
+    # the orderly stop after it could hang; so the first one is only recorded.
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with StopSignals() as signals:
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGINT)  # a later, different signal does not replace the first
+        assert signals.received == signal.SIGTERM and isinstance(signals.as_exception(), Terminated)
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+    with StopSignals() as signals:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert signals.received == signal.SIGINT and isinstance(signals.as_exception(), KeyboardInterrupt)
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+
+    # A shell's background job starts with SIGINT ignored; the trainer keeps it so.
+    monkeypatch.setattr(signal, "getsignal", lambda signum: signal.SIG_IGN if signum == signal.SIGINT else before[1])
+    installed = []
+    monkeypatch.setattr(signal, "signal", lambda signum, handler: installed.append(signum) or before[1])
+    with StopSignals():
+        assert installed == [signal.SIGTERM]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="signals")
 def test_ctrl_c_saves_says_how_to_resume_and_the_resumed_run_starts_where_it_stopped(tmp_path):
     run = tmp_path / "pong"
-    cmd = [sys.executable, "-m", "a3c.cli", "train", "--num-processes", "2", "--envs-per-worker", "2", "--max-steps", "1000000000",
+    cmd = [sys.executable, "-X", "faulthandler", "-m", "a3c.cli", "train", "--num-processes", "2", "--envs-per-worker", "2", "--max-steps", "1000000000",
            "--run-dir", str(run), "--quiet"]
     # A new session, so that the group signal reaches trainer and children as a terminal's Ctrl-C does.
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         _wait_for(lambda: _steps(run) > 0, 120, "training to start")
-        children = _spawned_children(proc.pid)
+        children = spawned_children(proc.pid)
         start = time.monotonic()
         os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        err = communicate_or_dump_stacks(proc, 30)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert time.monotonic() - start < 10, "every process stops within 10 seconds"
     assert proc.returncode == 130, err
     assert f"resume with: a3c train --resume {run}" in err and "Traceback" not in err
-    assert not any(_alive(c) for c in children)
+    assert not any(alive(c) for c in children)
     stopped_at = load_checkpoint(run / "checkpoints" / "latest.pt")["global_step"]
     assert stopped_at > 0
 

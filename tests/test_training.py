@@ -8,6 +8,7 @@ import sys
 import time
 
 import numpy as np
+import proctree
 import pytest
 import torch
 import yaml
@@ -235,22 +236,6 @@ def _wait_until_workers_have_stepped(metrics, timeout_s: float = 90) -> None:
     raise AssertionError("training did not start in time")
 
 
-def _children(pid: int) -> list[int]:
-    from pathlib import Path
-
-    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    return [int(p) for p in text.split()]
-
-
-def _alive(pid: int) -> bool:
-    from pathlib import Path
-
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 def test_children_stop_when_the_trainer_is_killed(tmp_path):
     import os
@@ -261,14 +246,14 @@ def test_children_stop_when_the_trainer_is_killed(tmp_path):
     proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "run")])
     try:
         _wait_until_workers_have_stepped(tmp_path / "run" / "metrics.csv")
-        children = [c for c in _children(proc.pid) if "spawn_main" in open(f"/proc/{c}/cmdline").read()]
+        children = proctree.spawned_children(proc.pid)
         assert len(children) == 3, "expected 2 workers and the evaluator"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and any(_alive(c) for c in children):
+        while time.monotonic() < deadline and any(proctree.alive(c) for c in children):
             time.sleep(0.2)
-        assert not any(_alive(c) for c in children), "orphaned workers kept running"
+        assert not any(proctree.alive(c) for c in children), "orphaned workers kept running"
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -280,14 +265,14 @@ def test_sigterm_stops_every_process_and_saves_a_checkpoint(tmp_path):
 
     script = tmp_path / "train_forever.py"
     script.write_text(TRAIN_CORRIDOR_FOREVER)
-    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "run")], stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-X", "faulthandler", str(script), str(tmp_path / "run")], stderr=subprocess.PIPE, text=True)
     _wait_until_workers_have_stepped(tmp_path / "run" / "metrics.csv")
-    children = _children(proc.pid)
+    children = proctree.children(proc.pid)
     start = time.monotonic()
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
+    err = proctree.communicate_or_dump_stacks(proc, 30)
     assert time.monotonic() - start < 15
     assert proc.returncode == 143, err
     assert "latest checkpoint saved" in err
     assert load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")["global_step"] > 0
-    assert not any(_alive(c) for c in children)
+    assert not any(proctree.alive(c) for c in children)

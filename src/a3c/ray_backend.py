@@ -60,7 +60,6 @@ from a3c.trainer import (
     EVALUATOR,
     JOIN_TIMEOUT_S,
     POLL_INTERVAL_S,
-    Terminated,
     TrainerBase,
     TrainResult,
     _sigint_ignored,
@@ -557,18 +556,6 @@ class RayTrainer(TrainerBase):
             # local worker that raised gets.
             ray.kill(self.actors[name], no_restart=False)
         self._call(name, "start")
-
-    def _watch(self, invocation_start: float) -> None:
-        # Ray runs Python signal handlers inside its own calls (ray.wait, ray.get) and wraps what
-        # they raise in a SystemError; SIGTERM's Terminated must reach the trainer as itself, so
-        # that it stops the actors, saves a checkpoint and exits 143. (Ctrl-C's KeyboardInterrupt
-        # Ray passes through.)
-        try:
-            super()._watch(invocation_start)
-        except SystemError as error:
-            if isinstance(error.__cause__, Terminated):
-                raise error.__cause__ from None
-            raise
 
     def _wait(self) -> None:
         """Until a call finishes or POLL_INTERVAL_S passes: a worker's next slice starts at once."""

@@ -110,6 +110,7 @@ class TrainerBase:
         """Why the watch loop gave up on the run, if it did."""
         self.segment = 0
         """How many times this run was resumed before; shifts the children's seeds."""
+        self.signals = StopSignals()
         self.best_eval: float | None = None
         self.start = 0.0
         """Unix time at which the run's wall clock reads 0 (earlier than now when resuming)."""
@@ -215,10 +216,12 @@ class TrainerBase:
             f"{cfg.max_steps:,} steps; run dir {self.run.path}"
         )
 
-        with _sigterm_as_exception():
+        with StopSignals() as self.signals:
             try:
                 self._launch()
                 self._watch(invocation_start)
+                if self.signals.received is not None:
+                    raise self.signals.as_exception()
                 forced = self._stop_all()
             except (KeyboardInterrupt, Terminated):
                 self._stop_all()
@@ -263,6 +266,10 @@ class TrainerBase:
         last_checkpoint_time = time.monotonic()
         last_checkpoint_step = self.global_step
         while True:
+            if self.signals.received is not None:
+                what = "Ctrl-C" if self.signals.received == signal.SIGINT else signal.Signals(self.signals.received).name
+                self._log(f"{what}: stopping the workers and saving a checkpoint (Ctrl-C again to stop at once)")
+                return
             if not self._poll():
                 return
             self.step_samples.append((time.time() - self.start, self.global_step))
@@ -465,20 +472,44 @@ class Terminated(Exception):
     """SIGTERM arrived; handled like Ctrl-C (stop, checkpoint), then exit code 143."""
 
 
-@contextlib.contextmanager
-def _sigterm_as_exception() -> Iterator[None]:
-    def handler(signum: int, frame: object) -> None:
-        raise Terminated()
+class StopSignals:
+    """Ctrl-C (SIGINT) and SIGTERM ask the trainer to stop; :meth:`TrainerBase._watch` polls
+    :attr:`received` and the run then stops in order: children joined, checkpoint saved.
 
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    The handler only records the signal. Raising from it, as Python's default Ctrl-C does, could
+    interrupt the trainer halfway through reading a child's report from the queue or writing
+    TensorBoard, and the orderly stop that follows could then block on what was left half done.
+    A second Ctrl-C does raise KeyboardInterrupt, for a stop that takes too long. A SIGINT that was
+    ignored when the trainer started (a shell's background job) stays ignored."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: object) -> None:
+        if self.received == signal.SIGINT and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        if self.received is None:
+            self.received = signum
+
+    def __enter__(self) -> StopSignals:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                if signal.getsignal(signum) is not signal.SIG_IGN:
+                    self._previous[signum] = signal.signal(signum, self._handler)
+            except ValueError:  # not the main thread: leave signals alone
+                break
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous.clear()
+
+    def as_exception(self) -> BaseException:
+        """What the signal ends the run with: KeyboardInterrupt (exit 130) or Terminated (143)."""
+        return Terminated() if self.received == signal.SIGTERM else KeyboardInterrupt()
+
 
 def train(
     config: TrainConfig, run_dir: str | Path | None = None, task: Task | None = None, backend: str = "local", **kwargs: object
