@@ -46,3 +46,14 @@ def run_cli(capsys: pytest.CaptureFixture[str]):
         return code, out, err
 
     return run
+
+
+@pytest.fixture
+def sigint_as_in_a_terminal():
+    """Python's own Ctrl-C handler in this process, as in a terminal, for the test's duration: a
+    test run started in the background (``nohup pytest &``) has SIGINT ignored."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

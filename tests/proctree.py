@@ -10,6 +10,12 @@ from pathlib import Path
 import pytest
 
 
+def sigint_default() -> None:
+    """``preexec_fn`` for a child that gets Ctrl-C as in a terminal: a test run started in the
+    background (``nohup pytest &``) has SIGINT ignored, and its children would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def children(pid: int) -> list[int]:
     return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 

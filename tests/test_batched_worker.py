@@ -117,7 +117,8 @@ def test_batched_workers_learn_the_corridor(tmp_path):
     from test_training import _sampled_success_rate
 
     config = TrainConfig(
-        env_name="Corridor", num_processes=2, envs_per_worker=4, max_steps=30_000, lr=3e-3, num_steps=5, max_episode_length=1000
+        env_name="Corridor", num_processes=2, envs_per_worker=4, max_steps=30_000, lr=3e-3, num_steps=5, max_episode_length=1000,
+        eval_interval_s=1.0,
     )
     result = train(config, run_dir=tmp_path / "run", task=corridor_task(), quiet=True)
     model = model_from_checkpoint(load_checkpoint(result.latest_checkpoint))

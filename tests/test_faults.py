@@ -13,7 +13,7 @@ from pathlib import Path
 import gymnasium as gym
 import pytest
 import torch
-from proctree import alive, communicate_or_dump_stacks, spawned_children
+from proctree import alive, communicate_or_dump_stacks, sigint_default, spawned_children
 
 from a3c.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from a3c.config import TrainConfig, resume_config
@@ -32,10 +32,25 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def test_resume_carries_on_steps_optimiser_best_score_and_metrics(tmp_path):
+def test_checkpoints_by_steps_and_resume_carries_on_steps_optimiser_best_score_and_metrics(tmp_path, monkeypatch):
+    saved_at: list[int] = []
+    original = Trainer._save_latest
+
+    def recording(self):
+        saved_at.append(self.global_step)
+        return original(self)
+
+    monkeypatch.setattr(Trainer, "_save_latest", recording)
     run = tmp_path / "run"
-    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=3_000, num_steps=5, lr=1e-3, seed=4)
+    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=3_000, num_steps=5, lr=1e-3, seed=4,
+                         checkpoint_interval_s=1e9, checkpoint_interval_steps=800)
     first = train(config, run_dir=run, task=corridor_task(), quiet=True)
+    # A killed run loses at most one interval: checkpoints came every 800 steps (polled every 0.2 s).
+    periodic = saved_at[:-1]  # the last one is the final checkpoint
+    assert len(periodic) >= 2
+    gaps = [b - a for a, b in zip([0, *periodic], periodic)]
+    assert all(800 <= gap < 800 + 800 for gap in gaps), gaps
+
     before = load_checkpoint(run / "checkpoints" / "latest.pt")
     eval_rows = _rows(run / "metrics.csv")
     train_rows = _rows(run / "train_metrics.csv")
@@ -184,7 +199,7 @@ def test_resume_refuses_what_it_cannot_do(run_cli, tmp_path):
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="signals")
-def test_a_stop_signal_is_recorded_not_raised_and_a_second_ctrl_c_forces(monkeypatch):
+def test_a_stop_signal_is_recorded_not_raised_and_a_second_ctrl_c_forces(monkeypatch, sigint_as_in_a_terminal):
     # Raised at whatever line the trainer was on, the signal could cut a queue read in half and
     # the orderly stop after it could hang; so the first one is only recorded.
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
@@ -215,7 +230,7 @@ def test_ctrl_c_saves_says_how_to_resume_and_the_resumed_run_starts_where_it_sto
     cmd = [sys.executable, "-X", "faulthandler", "-m", "a3c.cli", "train", "--num-processes", "2", "--envs-per-worker", "2", "--max-steps", "1000000000",
            "--run-dir", str(run), "--quiet"]
     # A new session, so that the group signal reaches trainer and children as a terminal's Ctrl-C does.
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=sigint_default)
     try:
         _wait_for(lambda: _steps(run) > 0, 120, "training to start")
         children = spawned_children(proc.pid)
@@ -241,21 +256,3 @@ def test_ctrl_c_saves_says_how_to_resume_and_the_resumed_run_starts_where_it_sto
     final = load_checkpoint(run / "checkpoints" / "latest.pt")
     assert stopped_at + 500 <= final["global_step"] < stopped_at + 500 + 2 * 2 * 5 + 1
     assert final["run_state"]["segment"] == 1
-
-
-def test_checkpoints_by_steps_so_a_killed_run_loses_at_most_one_interval(tmp_path, monkeypatch):
-    saved_at: list[int] = []
-    original = Trainer._save_latest
-
-    def recording(self):
-        saved_at.append(self.global_step)
-        return original(self)
-
-    monkeypatch.setattr(Trainer, "_save_latest", recording)
-    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=6_000, num_steps=5, checkpoint_interval_s=1e9,
-                         checkpoint_interval_steps=1_500)
-    train(config, run_dir=tmp_path / "run", task=corridor_task(), quiet=True)
-    periodic = saved_at[:-1]  # the last one is the final checkpoint
-    assert len(periodic) >= 3
-    gaps = [b - a for a, b in zip([0, *periodic], periodic)]
-    assert all(1_500 <= gap < 1_500 + 1_000 for gap in gaps), gaps  # at the interval, polled every 0.2 s

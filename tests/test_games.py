@@ -15,7 +15,7 @@ def _a3c(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "a3c.cli", *args], capture_output=True, text=True, timeout=timeout)
 
 
-def test_breakout_trains_evaluates_and_records(tmp_path):
+def test_breakout_trains_evaluates_and_records(tmp_path, run_cli):
     import imageio.v3 as iio
 
     from a3c.checkpoint import load_checkpoint
@@ -29,22 +29,22 @@ def test_breakout_trains_evaluates_and_records(tmp_path):
 
     # An untrained greedy policy may never press FIRE; the env launches each ball, so every
     # episode is really played (or ends by the stuck guard), never hangs.
-    proc = _a3c("evaluate", "--checkpoint", str(run / "checkpoints" / "latest.pt"), "--episodes", "1",
-                "--max-episode-length", "1000", "--json")
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
+    code, out, err = run_cli("evaluate", "--checkpoint", str(run / "checkpoints" / "latest.pt"), "--episodes", "1",
+                             "--max-episode-length", "1000", "--json")
+    assert code == 0, err
+    report = json.loads(out)
     assert report["env_id"] == "BreakoutDeterministic-v4" and len(report["episodes"]) == 1
     assert set(report["ended_by"]) <= {"terminated", "stuck", "max_length"}
 
     out = tmp_path / "breakout.gif"
-    proc = _a3c("record", "--checkpoint", str(run), "--out", str(out), "--max-episode-length", "40")
-    assert proc.returncode == 0, proc.stderr
+    code, _, err = run_cli("record", "--checkpoint", str(run), "--out", str(out), "--max-episode-length", "40")
+    assert code == 0, err
     frames = iio.imread(out, index=None)
     assert frames.shape[1:3] == (210, 160) and frames.shape[0] == 40  # one frame per agent step
 
     # A Breakout checkpoint refuses to play Pong, which has 6 actions.
-    proc = _a3c("evaluate", "--checkpoint", str(run), "--env", "PongDeterministic-v4", "--episodes", "1")
-    assert proc.returncode == 2 and "with 4 actions, but PongDeterministic-v4 has 6" in proc.stderr
+    code, _, err = run_cli("evaluate", "--checkpoint", str(run), "--env", "PongDeterministic-v4", "--episodes", "1")
+    assert code == 2 and "with 4 actions, but PongDeterministic-v4 has 6" in err
 
 
 def test_envs_lists_games_that_all_resolve():

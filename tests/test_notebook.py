@@ -87,7 +87,7 @@ def test_notebook_runs_top_to_bottom(tmp_path: Path, monkeypatch: pytest.MonkeyP
     # Like papermill: the notebook's own defaults run first, then the injected values.
     parameters.source += (
         "\n\n# injected by tests/test_notebook.py\n"
-        "MAX_STEPS = 3000\n"
+        "MAX_STEPS = 1000\n"
         "NUM_PROCESSES = 2\n"
         "CHECKPOINT_INTERVAL_S = 60.0\n"
         f"RUN_DIR = {str(run_dir)!r}\n"
@@ -116,7 +116,7 @@ def test_notebook_runs_top_to_bottom(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert list(run_dir.glob("events.out.tfevents.*")), "no TensorBoard log"
     from a3c.checkpoint import load_checkpoint
 
-    assert load_checkpoint(run_dir / "checkpoints" / "latest.pt")["global_step"] >= 3000
+    assert load_checkpoint(run_dir / "checkpoints" / "latest.pt")["global_step"] >= 1000
     assert "steps/s, 2 workers + 1 evaluator" in stdout(tagged(nb, "train")), stdout(tagged(nb, "train"))
 
     # Every figure is drawn inline.

@@ -48,11 +48,14 @@ def _sampled_success_rate(model: torch.nn.Module | None, episodes: int, seed: in
 
 
 def test_a3c_learns_the_corridor_where_a_random_policy_fails(tmp_path):
-    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=30_000, lr=1e-3, num_steps=5, max_episode_length=1000)
+    # The evaluator pauses 1 s between its 20-step episodes, so that the workers get the cores.
+    config = TrainConfig(
+        env_name="Corridor", num_processes=2, max_steps=24_000, lr=1e-3, num_steps=5, max_episode_length=1000, eval_interval_s=1.0
+    )
     start = time.monotonic()
     result = train(config, run_dir=tmp_path / "run", task=corridor_task(), quiet=True)
     elapsed = time.monotonic() - start
-    assert result.global_step >= 30_000
+    assert result.global_step >= 24_000
     model = model_from_checkpoint(load_checkpoint(result.latest_checkpoint))
     untrained = mlp_model(make_corridor(0))
 
@@ -64,10 +67,10 @@ def test_a3c_learns_the_corridor_where_a_random_policy_fails(tmp_path):
     greedy = [play_greedy_episode(model, make_corridor(s), 1000).reward for s in range(5)]
     assert greedy == [1.0] * 5
     assert elapsed < 120
-    _assert_training_logs(result.run_dir, config.lr)
+    _assert_training_logs(result.run_dir, config)
 
 
-def _assert_training_logs(run_dir, lr: float) -> None:
+def _assert_training_logs(run_dir, config: TrainConfig) -> None:
     """TensorBoard holds every named tag, and train_metrics.csv the same data, showing learning."""
     import csv
 
@@ -80,12 +83,12 @@ def _assert_training_logs(run_dir, lr: float) -> None:
     tags = set(events.Tags()["scalars"])
     for key in ("eval_reward", "eval_length", "policy_loss", "value_loss", "entropy", "grad_norm", "steps_per_s", "lr", "train_episode_return"):
         assert TAGS[key] in tags, key
-    assert all(e.value == pytest.approx(lr) for e in events.Scalars(TAGS["lr"]))
+    assert all(e.value == pytest.approx(config.lr) for e in events.Scalars(TAGS["lr"]))
     assert max(e.value for e in events.Scalars(TAGS["eval_reward"])) == 1.0
     rows = list(csv.DictReader((run_dir / "train_metrics.csv").open()))
     assert len(rows) >= 2
     steps = [int(r["global_steps"]) for r in rows]
-    assert steps == sorted(steps) and steps[-1] >= 30_000
+    assert steps == sorted(steps) and steps[-1] >= config.max_steps
     assert sum(int(r["updates"]) for r in rows) > 1000
     returns = [float(r["train_episode_return"]) for r in rows if r["train_episode_return"] != "nan"]
     assert returns[-1] > returns[0]  # the sampled policy's training episodes improve
@@ -93,9 +96,47 @@ def _assert_training_logs(run_dir, lr: float) -> None:
     assert len(events.Scalars(TAGS["steps_per_s"])) == len(rows)
 
 
-def test_training_stops_at_max_steps_and_leaves_a_complete_run_dir(tmp_path):
-    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=2_000, num_steps=5, seed=7)
+def test_max_seconds_ends_a_no_shared_rmsprop_run_and_the_evaluator_pause_bounds_its_episodes(tmp_path):
+    # --no-shared and RMSprop go through the same loop as the default; --max-seconds ends it.
+    # 10 s: long enough for spawned children to start stepping on a busy 2-core machine.
+    config = TrainConfig(
+        env_name="Corridor", num_processes=2, max_steps=10**9, max_seconds=10, eval_interval_s=1000, num_steps=5,
+        optimizer="rmsprop", no_shared=True,
+    )
+    start = time.monotonic()
     result = train(config, run_dir=tmp_path / "run", task=corridor_task(), quiet=True)
+    assert time.monotonic() - start < 40  # the pause ends as soon as the run stops
+    assert 0 < result.global_step < 10**9
+    assert set(result.exit_codes.values()) == {0}
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[1:]
+    assert len(rows) == 1  # one episode, then the evaluator waits out the run
+    assert result.step_samples[-1][0] >= 10
+
+    latest = load_checkpoint(result.latest_checkpoint)
+    assert "optimizer" not in latest  # each worker kept its own statistics
+    seed_process(config.seed)  # rebuild the initial weights exactly as the trainer did
+    initial = mlp_model(make_corridor(config.seed)).state_dict()
+    assert any(not torch.equal(latest["model"][k], initial[k]) for k in initial)
+
+
+def _env_that_reports_its_seed(seed, folder):
+    """Record, per process, the env seed, torch's seed and the intra-op thread count."""
+    import os
+    from pathlib import Path
+
+    Path(folder, f"{os.getpid()}.txt").write_text(f"{seed} {torch.initial_seed()} {torch.get_num_threads()}")
+    return make_corridor(seed)
+
+
+def test_a_run_stops_at_max_steps_leaves_a_complete_run_dir_and_seeds_each_process_with_seed_plus_rank(tmp_path):
+    import functools
+    import os
+
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    task = Task("Corridor", functools.partial(_env_that_reports_its_seed, folder=str(folder)), mlp_model)
+    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=2_000, num_steps=5, seed=7)
+    result = train(config, run_dir=tmp_path / "run", task=task, quiet=True)
     run = tmp_path / "run"
     assert 2_000 <= result.global_step < 2_000 + 2 * 5
     assert result.exit_codes == {"a3c-evaluator": 0, "a3c-worker-0": 0, "a3c-worker-1": 0}
@@ -110,55 +151,13 @@ def test_training_stops_at_max_steps_and_leaves_a_complete_run_dir(tmp_path):
     best = load_checkpoint(run / "checkpoints" / "best.pt")
     assert best["eval_reward"] == max(float(r.split(",")[3]) for r in rows)
 
-
-def test_no_shared_and_rmsprop_train_through_the_same_loop(tmp_path):
-    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=1_000, num_steps=5, optimizer="rmsprop", no_shared=True)
-    result = train(config, run_dir=tmp_path / "run", task=corridor_task(), quiet=True)
-    latest = load_checkpoint(result.latest_checkpoint)
-    assert "optimizer" not in latest  # each worker kept its own statistics
-    seed_process(config.seed)  # rebuild the initial weights exactly as the trainer did
-    initial = mlp_model(make_corridor(config.seed)).state_dict()
-    assert any(not torch.equal(latest["model"][k], initial[k]) for k in initial)
-
-
-def test_max_seconds_ends_the_run_and_the_evaluator_pause_bounds_its_episodes(tmp_path):
-    # 15 s: long enough for spawned children to start stepping on a busy 2-core machine.
-    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=10**9, max_seconds=15, eval_interval_s=1000)
-    start = time.monotonic()
-    result = train(config, run_dir=tmp_path / "run", task=corridor_task(), quiet=True)
-    assert time.monotonic() - start < 45  # the pause ends as soon as the run stops
-    assert 0 < result.global_step < 10**9
-    assert set(result.exit_codes.values()) == {0}
-    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[1:]
-    assert len(rows) == 1  # one episode, then the evaluator waits out the run
-    assert result.step_samples[-1][0] >= 15
-
-
-def _env_that_reports_its_seed(seed, folder):
-    """Record, per process, the env seed, torch's seed and the intra-op thread count."""
-    import os
-    from pathlib import Path
-
-    Path(folder, f"{os.getpid()}.txt").write_text(f"{seed} {torch.initial_seed()} {torch.get_num_threads()}")
-    return make_corridor(seed)
-
-
-def test_each_process_is_seeded_with_seed_plus_rank_and_uses_one_thread(tmp_path):
-    import functools
-    import os
-
-    folder = tmp_path / "seeds"
-    folder.mkdir()
-    task = Task("Corridor", functools.partial(_env_that_reports_its_seed, folder=str(folder)), mlp_model)
-    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=500, seed=10)
-    train(config, run_dir=tmp_path / "run", task=task, quiet=True)
     children = {}
     for path in folder.iterdir():
         if int(path.stem) != os.getpid():  # the trainer's own probe env
             env_seed, torch_seed, threads = map(int, path.read_text().split())
             children[env_seed] = (torch_seed, threads)
     # workers are ranks 0 and 1, the evaluator rank num_processes = 2
-    assert children == {10: (10, 1), 11: (11, 1), 12: (12, 1)}
+    assert children == {7: (7, 1), 8: (8, 1), 9: (9, 1)}
 
 
 def _env_that_breaks_in_workers(seed, base_seed=0):
@@ -181,7 +180,7 @@ def _a3c(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "a3c.cli", *args], capture_output=True, text=True, timeout=timeout)
 
 
-def test_short_real_pong_run_then_evaluate(tmp_path):
+def test_short_real_pong_run_then_evaluate(tmp_path, run_cli):
     run = tmp_path / "pong"
     proc = _a3c("train", "--num-processes", "2", "--max-steps", "2000", "--run-dir", str(run), "--seed", "3")
     assert proc.returncode == 0, proc.stderr
@@ -197,15 +196,15 @@ def test_short_real_pong_run_then_evaluate(tmp_path):
     assert latest["env_id"] == "PongDeterministic-v4" and latest["global_step"] >= 2000
     assert latest["num_actions"] == 6
 
-    proc = _a3c("evaluate", "--checkpoint", str(run), "--episodes", "2", "--max-episode-length", "300", "--json")
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
+    code, out, err = run_cli("evaluate", "--checkpoint", str(run), "--episodes", "2", "--max-episode-length", "300", "--json")
+    assert code == 0, err
+    report = json.loads(out)
     assert len(report["episodes"]) == 2 and report["mean_reward"] == pytest.approx(np.mean(report["episodes"]))
     assert all(length <= 300 for length in report["lengths"])
 
-    proc = _a3c("evaluate", "--checkpoint", str(run / "checkpoints" / "latest.pt"), "--episodes", "1", "--max-episode-length", "200")
-    assert proc.returncode == 0, proc.stderr
-    assert "episode 1: reward" in proc.stdout and "mean" in proc.stdout and "std" in proc.stdout
+    code, out, err = run_cli("evaluate", "--checkpoint", str(run / "checkpoints" / "latest.pt"), "--episodes", "1", "--max-episode-length", "200")
+    assert code == 0, err
+    assert "episode 1: reward" in out and "mean" in out and "std" in out
 
 
 TRAIN_CORRIDOR_FOREVER = """
