@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 pytestmark = pytest.mark.slow
-
-
-def _a3c(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "a3c.cli", *args], capture_output=True, text=True, timeout=timeout)
 
 
 def test_breakout_trains_evaluates_and_records(tmp_path, run_cli):
@@ -21,9 +15,9 @@ def test_breakout_trains_evaluates_and_records(tmp_path, run_cli):
     from a3c.checkpoint import load_checkpoint
 
     run = tmp_path / "breakout"
-    proc = _a3c("train", "--env", "BreakoutDeterministic-v4", "--num-processes", "2", "--envs-per-worker", "2",
-                "--max-steps", "1000", "--eval-interval", "0", "--run-dir", str(run), "--quiet")
-    assert proc.returncode == 0, proc.stderr
+    code, _, err = run_cli("train", "--env", "BreakoutDeterministic-v4", "--num-processes", "2", "--envs-per-worker", "2",
+                           "--max-steps", "1000", "--eval-interval", "0", "--run-dir", str(run), "--quiet")
+    assert code == 0, err
     latest = load_checkpoint(run / "checkpoints" / "latest.pt")
     assert latest["env_id"] == "BreakoutDeterministic-v4" and latest["num_actions"] == 4 and latest["global_step"] >= 1000
 

@@ -1,7 +1,7 @@
 """The course notebook (notebooks/pong_a3c.ipynb): committed clean, and runs top to bottom.
 
 The slow test executes it with nbclient, with small settings injected into its one
-``parameters`` cell (papermill's convention): a 3,000-step training run in a temporary
+``parameters`` cell (papermill's convention): a 1,000-step training run in a temporary
 folder, 60 steps of the shipped agent. Cells are found by their tags, not their position.
 """
 

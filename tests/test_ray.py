@@ -3,13 +3,14 @@ run dir and resume through Ray, two nodes of a simulated cluster, and one-line a
 is not installed or no cluster answers.
 
 CI installs the ``ray`` extra; ``pytest.importorskip`` only keeps a checkout without it green.
-The tests that need a running Ray share one local instance of 2 CPUs; the cluster test, last,
-starts its own.
+The tests that need a running Ray share one simulated cluster of two 1-CPU nodes on this machine.
 """
 
 from __future__ import annotations
 
 import copy
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -39,12 +40,21 @@ def ray_module():
     ray.shutdown()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def ray_session(ray_module):
-    """A local Ray of 2 CPUs, started by the first test that needs it and shared by the rest."""
-    if not ray_module.is_initialized():
-        ray_module.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
-    return ray_module
+    """A simulated cluster on this machine, started by the first test that needs it and shared by
+    the rest: two Ray nodes of 1 CPU each (``ray.cluster_utils.Cluster``). Each worker asks for a
+    CPU, so Ray places one on each node, and gradients and weights cross between nodes."""
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    try:
+        cluster.add_node(num_cpus=1)
+        ray_module.init(address=cluster.address, logging_level="WARNING")
+        yield ray_module
+    finally:
+        ray_module.shutdown()
+        cluster.shutdown()
 
 
 def _a3c(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
@@ -162,8 +172,9 @@ def test_the_ray_backend_learns_the_corridor_through_a_killed_worker_actor(ray_s
     out = capsys.readouterr().out
     assert killed, "the worker was never killed"
     assert "a3c-worker-1 died (its process died) at step" in out and "restarting it (1/1)" in out
-    assert trainer.slices["a3c-worker-1"] > killed["slices"]  # the restarted actor trained on
+    assert trainer.slices["a3c-worker-0"] > 0 and trainer.slices["a3c-worker-1"] > killed["slices"]  # the restarted actor trained on
     assert trainer.restarts == {"a3c-worker-1": 1}
+    assert trainer.nodes["a3c-worker-0"] != trainer.nodes["a3c-worker-1"]  # one on each node
     assert 30_000 <= result.global_step < 30_000 + 2 * 20
     assert result.exit_codes == {"a3c-worker-0": 0, "a3c-worker-1": 0, "a3c-evaluator": 0}
     assert load_checkpoint(result.latest_checkpoint)["global_step"] == result.global_step
@@ -178,55 +189,45 @@ def test_the_ray_backend_learns_the_corridor_through_a_killed_worker_actor(ray_s
 
 
 @pytest.mark.slow
-def test_cli_trains_pong_on_a_ray_cluster_and_resumes_through_ray(ray_session, run_cli, tmp_path):
+def test_cli_trains_pong_on_a_ray_cluster_resumes_through_ray_and_stops_on_sigterm(ray_session, run_cli, tmp_path):
     run = tmp_path / "pong"
     # A second driver joins this test's Ray by its address, as a user joins a cluster.
     address = ray_session.get_runtime_context().gcs_address
-    proc = _a3c("train", "--backend", "ray", "--address", address, "--num-processes", "2", "--max-steps", "2000", "--run-dir", str(run))
+    proc = _a3c("train", "--backend", "ray", "--address", address, "--num-processes", "2", "--max-steps", "5000", "--run-dir", str(run))
     assert proc.returncode == 0, proc.stderr
-    assert "with 2 workers + 1 evaluator on Ray (1 node, 2 CPUs)" in proc.stdout and "[a3c] done: " in proc.stdout
+    assert "with 2 workers + 1 evaluator on Ray (2 nodes, 2 CPUs)" in proc.stdout and "[a3c] done: " in proc.stdout
     assert "parameter server: " in proc.stdout
     assert not any(c in proc.stdout + proc.stderr for c in "\r\x1b")  # not a terminal: plain lines, no colours
     saved = yaml.safe_load((run / "config.yaml").read_text())
-    assert (saved["num_processes"], saved["max_steps"], saved["envs_per_worker"]) == (2, 2000, 8)
+    assert (saved["num_processes"], saved["max_steps"], saved["envs_per_worker"]) == (2, 5000, 8)
     assert (run / "metrics.csv").read_text().startswith("wall_time_s,global_steps,fps,")
     assert (run / "train_metrics.csv").read_text().startswith("wall_time_s,global_steps,steps_per_s,")
     assert len(list(run.glob("events.out.tfevents.*"))) == 1
     first = load_checkpoint(run / "checkpoints" / "latest.pt")
-    assert first["env_id"] == "PongDeterministic-v4" and 2000 <= first["global_step"] < 2000 + 2 * 40
+    assert first["env_id"] == "PongDeterministic-v4" and 5000 <= first["global_step"] < 5000 + 2 * 40
     step_count = lambda checkpoint: checkpoint["optimizer"]["state"][0]["step"].item()  # noqa: E731
     assert step_count(first) > 0 and first["run_state"]["segment"] == 0
 
-    # Resume through Ray, in this process (which is connected already): it carries on from the checkpoint.
-    code, out, err = run_cli("train", "--backend", "ray", "--resume", str(run), "--max-steps", "2500")
-    assert code == 0, err
-    assert f"resuming at step {first['global_step']:,}" in out
+    # Resume through Ray, in this process (which is connected already): it carries on from the
+    # checkpoint until a SIGTERM, which stops the actors and saves a checkpoint as the local backend does.
+    def sigterm_once_the_resumed_run_has_trained() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            rows = (run / "train_metrics.csv").read_text().splitlines()[1:]
+            if rows and int(rows[-1].split(",")[1]) > first["global_step"]:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            time.sleep(0.2)
+
+    terminator = threading.Thread(target=sigterm_once_the_resumed_run_has_trained, daemon=True)
+    terminator.start()
+    code, out, err = run_cli("train", "--backend", "ray", "--resume", str(run), "--max-steps", "1000000")
+    terminator.join(timeout=5)
+    assert code == 143, err
+    assert f"resuming at step {first['global_step']:,}" in out and "SIGTERM: stopping" in out
+    assert f"resume with: a3c train --resume {run}" in err and "Traceback" not in out + err
     final = load_checkpoint(run / "checkpoints" / "latest.pt")
-    assert 2500 <= final["global_step"] < 2500 + 2 * 40
+    assert first["global_step"] < final["global_step"] < 1_000_000
     assert step_count(final) > step_count(first) and final["run_state"]["segment"] == 1
     assert final["run_state"]["wall_time_s"] > first["run_state"]["wall_time_s"]
     assert len(list(run.glob("events.out.tfevents.*"))) == 2
-
-
-@pytest.mark.slow
-def test_workers_on_two_nodes_of_a_simulated_cluster(ray_module, tmp_path):
-    """Two Ray nodes of 1 CPU each on this machine (ray.cluster_utils.Cluster): each worker asks for
-    a CPU, so Ray places one on each node, and their gradients and weights cross between nodes."""
-    from ray.cluster_utils import Cluster
-
-    from a3c.ray_backend import RayTrainer
-
-    ray_module.shutdown()  # this test's own Ray; a later test starts the shared one again
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    try:
-        cluster.add_node(num_cpus=1)
-        ray_module.init(address=cluster.address, logging_level="WARNING")
-        config = TrainConfig(env_name="Corridor", num_processes=2, envs_per_worker=4, max_steps=5_000, num_steps=5, eval_interval_s=1.0)
-        trainer = RayTrainer(config, run_dir=tmp_path / "run", task=corridor_task(), quiet=True)
-        result = trainer.train()
-    finally:
-        ray_module.shutdown()
-        cluster.shutdown()
-    assert result.global_step >= 5_000
-    assert trainer.nodes["a3c-worker-0"] != trainer.nodes["a3c-worker-1"]
-    assert trainer.slices["a3c-worker-0"] > 0 and trainer.slices["a3c-worker-1"] > 0

@@ -176,18 +176,14 @@ def test_a_failing_worker_stops_the_run_instead_of_hanging(tmp_path):
     assert (tmp_path / "run" / "checkpoints" / "latest.pt").exists()
 
 
-def _a3c(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "a3c.cli", *args], capture_output=True, text=True, timeout=timeout)
-
-
 def test_short_real_pong_run_then_evaluate(tmp_path, run_cli):
     run = tmp_path / "pong"
-    proc = _a3c("train", "--num-processes", "2", "--max-steps", "2000", "--run-dir", str(run), "--seed", "3")
-    assert proc.returncode == 0, proc.stderr
+    code, out, err = run_cli("train", "--num-processes", "2", "--max-steps", "2000", "--run-dir", str(run), "--seed", "3")
+    assert code == 0, err
     # Not a terminal: plain progress lines, no bar, no control characters.
-    assert "step 0/2,000" in proc.stdout or "step " in proc.stdout
-    assert "[a3c] done: " in proc.stdout
-    assert not any(c in proc.stdout + proc.stderr for c in "\r\x1b")
+    assert "step 0/2,000" in out or "step " in out
+    assert "[a3c] done: " in out
+    assert not any(c in out + err for c in "\r\x1b")
     saved = yaml.safe_load((run / "config.yaml").read_text())
     # A plain `a3c train` runs the fast preset; flags still win.
     assert saved["seed"] == 3 and saved["num_processes"] == 2 and saved["max_steps"] == 2000

@@ -21,7 +21,7 @@ from torch import nn
 from a3c.checkpoint import load_checkpoint, make_checkpoint, model_from_checkpoint, save_checkpoint
 from a3c.config import TrainConfig
 from a3c.run_dir import RunDir
-from a3c.shared import SharedState, seed_process
+from a3c.shared import SharedState, seed_process, unblock_sigint
 from a3c.envs.atari import make_atari_env
 from a3c.errors import UserError
 from a3c.task import Task, corridor_task
@@ -145,6 +145,7 @@ def evaluator_main(
     best_reward: float | None = None,
 ) -> None:
     """Entry point of the evaluation process: sync at each episode start, play greedily, log."""
+    unblock_sigint()
     env, model = build_evaluator(rank, config, task)
     recorder = EpisodeRecorder(RunDir(run_dir), task.env_id, config, start_time, best_reward)
     shared.mark_evaluator_ready()

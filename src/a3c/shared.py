@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import random
+import signal
 import time
 from dataclasses import dataclass
 from multiprocessing.context import BaseContext
@@ -25,6 +26,12 @@ def seed_process(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
     random.seed(seed)
+
+
+def unblock_sigint() -> None:
+    """Lift the SIGINT block a child inherits from the trainer's start (it stays ignored)."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def capture_rng_states() -> dict[str, Any]:

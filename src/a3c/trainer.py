@@ -396,7 +396,7 @@ class Trainer(TrainerBase):
         else:
             target, args = worker_main, (int(name.rsplit("-", 1)[1]), child_cfg, self.task, shared)
         process = self.ctx.Process(target=target, args=args, name=name, daemon=True)
-        with _sigint_ignored():
+        with _sigint_ignored(hold=True):
             process.start()
         self.children[name] = process
         return process
@@ -453,11 +453,19 @@ class Trainer(TrainerBase):
 
 
 @contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
+def _sigint_ignored(hold: bool = False) -> Iterator[None]:
     """Start children with SIGINT ignored, which they keep across exec: a terminal's Ctrl-C then
     reaches only the trainer, which stops them in order and saves a checkpoint, and no child can
-    die with a KeyboardInterrupt traceback halfway through starting up or stepping."""
+    die with a KeyboardInterrupt traceback halfway through starting up or stepping.
+
+    With ``hold``, a Ctrl-C that arrives meanwhile (starting a spawned child can take seconds) is
+    not lost: SIGINT is blocked as well, and Linux keeps a blocked signal pending even while it is
+    ignored, so the trainer's own handler gets it once the block ends. The children inherit the
+    block and lift it as they start (:func:`a3c.shared.unblock_sigint`)."""
+    hold = hold and hasattr(signal, "pthread_sigmask")
     try:
+        if hold:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     except ValueError:  # not the main thread
         yield
@@ -466,6 +474,8 @@ def _sigint_ignored() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        if hold:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 class Terminated(Exception):
@@ -487,7 +497,7 @@ class StopSignals:
         self._previous: dict[int, Any] = {}
 
     def _handler(self, signum: int, frame: object) -> None:
-        if self.received == signal.SIGINT and signum == signal.SIGINT:
+        if self.received is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt
         if self.received is None:
             self.received = signum

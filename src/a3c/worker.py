@@ -28,7 +28,7 @@ from a3c.config import TrainConfig
 from a3c.losses import RolloutLoss, a3c_loss
 from a3c.model import Hidden
 from a3c.optim import make_optimizer
-from a3c.shared import SharedState, seed_process
+from a3c.shared import SharedState, seed_process, unblock_sigint
 from a3c.task import Task, make_vector_env
 from a3c.telemetry import WorkerReporter
 
@@ -335,6 +335,7 @@ EXIT_NONFINITE = 3
 
 def worker_main(rank: int, config: TrainConfig, task: Task, shared: SharedState) -> None:
     """Entry point of a training process. Runs until ``max_steps`` or the stop event."""
+    unblock_sigint()
     worker = build_worker(rank, config, task, shared)
     reporter = WorkerReporter(rank, shared.events)
     shared.wait_for_evaluator()
