@@ -57,6 +57,27 @@ def test_train_refuses_a_non_empty_run_dir_and_keeps_its_files(run_cli, tmp_path
     assert (run_dir / "notes.txt").read_text() == "keep me"
 
 
+def test_force_moves_the_earlier_run_aside_so_the_new_logs_start_fresh_and_nothing_is_lost(tmp_path):
+    from a3c.run_dir import RunDir
+
+    path = tmp_path / "run"
+    (path / "checkpoints").mkdir(parents=True)
+    (path / "metrics.csv").write_text("wall_time_s,global_steps\n1.0,500\n")
+    (path / "checkpoints" / "latest.pt").write_bytes(b"old weights")
+    run = RunDir(path).create(force=True)
+    assert run.replaced is not None and run.replaced.parent == path
+    assert (run.replaced / "metrics.csv").read_text() == "wall_time_s,global_steps\n1.0,500\n"
+    assert (run.replaced / "checkpoints" / "latest.pt").read_bytes() == b"old weights"
+    run.start_metrics()
+    assert len(run.metrics_path.read_text().splitlines()) == 1  # a fresh header, no old rows
+    assert not run.latest_path.exists()
+
+    (path / "config.yaml").write_text("second run")
+    again = RunDir(path).create(force=True)  # earlier replaced-* folders stay where they are
+    assert sorted(p.name for p in again.replaced.iterdir()) == ["checkpoints", "config.yaml", "metrics.csv"]
+    assert sorted(p.name for p in path.iterdir()) == sorted(["checkpoints", run.replaced.name, again.replaced.name])
+
+
 def test_train_reports_an_unwritable_run_dir(run_cli, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")

@@ -7,6 +7,7 @@
         metrics.csv             one row per evaluation episode
         checkpoints/latest.pt   written periodically and at the end
         checkpoints/best.pt     the evaluated weights with the highest episode reward
+        replaced-<time>/        what the folder held before, when started again with --force
 """
 
 from __future__ import annotations
@@ -44,9 +45,15 @@ def default_run_dir(env_id: str, now: dt.datetime | None = None) -> Path:
     return Path("runs") / f"{safe_env}-{stamp}"
 
 
+REPLACED_PREFIX = "replaced-"
+"""``--force`` moves an earlier run's files into ``RUN_DIR/replaced-<time>/``."""
+
+
 class RunDir:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self.replaced: Path | None = None
+        """Where :meth:`create` with ``force`` moved what the folder held before, if anything."""
 
     @property
     def config_path(self) -> Path:
@@ -69,12 +76,20 @@ class RunDir:
         return self.checkpoint_dir / BEST
 
     def create(self, force: bool = False) -> "RunDir":
-        """Make the folder; refuse one that holds files unless ``force`` (never deletes anything)."""
+        """Make the folder. One that holds files is refused, unless ``force``: then what it holds
+        moves into a ``replaced-<time>`` subfolder (see :attr:`replaced`), so that the new run's
+        logs start fresh and nothing is deleted."""
         if self.path.exists() and not self.path.is_dir():
             raise UserError(f"run dir {str(self.path)!r} exists and is not a directory")
-        if self.path.is_dir() and any(self.path.iterdir()) and not force:
+        previous = [p for p in self.path.iterdir() if not p.name.startswith(REPLACED_PREFIX)] if self.path.is_dir() else []
+        if previous and not force:
             raise UserError(f"run dir {str(self.path)!r} exists and is not empty; choose another --run-dir or pass --force")
         try:
+            if previous:
+                self.replaced = self.path / f"{REPLACED_PREFIX}{dt.datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
+                self.replaced.mkdir()
+                for entry in previous:
+                    entry.rename(self.replaced / entry.name)
             self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
             probe = self.path / ".write-test"
             probe.write_text("")

@@ -215,6 +215,8 @@ class TrainerBase:
             f"{verb} {self.task.env_id} with {cfg.num_processes} workers + 1 evaluator{self._where()} for "
             f"{cfg.max_steps:,} steps; run dir {self.run.path}"
         )
+        if self.run.replaced is not None:
+            self._log(f"--force: what the run dir held before is now in {self.run.replaced}")
 
         with StopSignals() as self.signals:
             try:
