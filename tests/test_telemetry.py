@@ -36,9 +36,24 @@ def test_worker_reporter_sums_updates_and_sends_at_its_interval():
     (report,) = events.items
     assert (report.rank, report.updates, report.skipped) == (1, 2, 1)
     assert (report.policy_loss, report.value_loss, report.grad_norm) == (4.0, 8.0, 6.0)
-    assert report.episode_returns == [-21.0]
+    assert (report.episodes, report.return_sum) == (1, -21.0)
     reporter.flush()
     assert len(events.items) == 1  # an empty window sends nothing
+
+
+def test_a_report_stays_one_atomic_pipe_write_however_many_episodes_end():
+    # A child killed (kill -9) while it sends cannot leave half a report in the queue's pipe
+    # only if each report goes out in one write() of at most PIPE_BUF bytes (4,096 on Linux).
+    import pickle
+
+    events = ListQueue()
+    reporter = WorkerReporter(rank=7, events=events, interval_s=3600)
+    for _ in range(10_000):
+        reporter.record(_stats(1.0, returns=[1.0] * 16))
+    reporter.flush()
+    (report,) = events.items
+    assert (report.episodes, report.return_sum) == (160_000, 160_000.0)
+    assert len(pickle.dumps(report)) + 4 < 4096  # the connection's 4-byte length header included
 
 
 def test_training_log_writes_interval_means_to_csv_and_tensorboard(tmp_path):
@@ -46,8 +61,8 @@ def test_training_log_writes_interval_means_to_csv_and_tensorboard(tmp_path):
 
     log = TrainingLog(tmp_path, lr=0.0002, interval_s=10.0)
     assert log.tick(0.0, 0) is None  # the first tick only sets the origin
-    log.worker_report(WorkerReport(0, updates=2, policy_loss=1.0, value_loss=4.0, entropy=2.0, grad_norm=10.0, episode_returns=[-20.0]))
-    log.worker_report(WorkerReport(1, updates=2, skipped=1, policy_loss=3.0, value_loss=0.0, entropy=2.0, grad_norm=2.0, episode_returns=[-10.0]))
+    log.worker_report(WorkerReport(0, updates=2, policy_loss=1.0, value_loss=4.0, entropy=2.0, grad_norm=10.0, episodes=1, return_sum=-20.0))
+    log.worker_report(WorkerReport(1, updates=2, skipped=1, policy_loss=3.0, value_loss=0.0, entropy=2.0, grad_norm=2.0, episodes=1, return_sum=-10.0))
     assert log.tick(5.0, 500) is None  # not yet an interval
     row = log.tick(10.0, 1000)
     assert row is not None

@@ -511,7 +511,7 @@ class RayTrainer(TrainerBase):
 
     def _trained(self, name: str, work: WorkSlice) -> None:
         report = work.report
-        if report.updates or report.skipped or report.episode_returns:
+        if report.has_news:
             self.inbox.append(report)
         self._step = max(self._step, work.global_step)
         self.slices[name] = self.slices.get(name, 0) + 1

@@ -17,7 +17,7 @@ import csv
 import math
 import queue
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +72,15 @@ class WorkerReport:
     value_loss: float = 0.0
     entropy: float = 0.0
     grad_norm: float = 0.0
-    episode_returns: list[float] = field(default_factory=list)
+    episodes: int = 0
+    """Training episodes that ended, and the sum of their raw returns: a count and a sum rather
+    than a list keep every report a few hundred bytes, one atomic pipe write (under PIPE_BUF),
+    so a child killed while sending can never leave half a report in the queue."""
+    return_sum: float = 0.0
+
+    @property
+    def has_news(self) -> bool:
+        return bool(self.updates or self.skipped or self.episodes)
 
     def add(self, other: "WorkerReport") -> None:
         self.updates += other.updates
@@ -81,7 +89,8 @@ class WorkerReport:
         self.value_loss += other.value_loss
         self.entropy += other.entropy
         self.grad_norm += other.grad_norm
-        self.episode_returns += other.episode_returns
+        self.episodes += other.episodes
+        self.return_sum += other.return_sum
 
 
 @dataclass
@@ -118,7 +127,8 @@ class WorkerReporter:
         self.last_sent = time.monotonic()
 
     def record(self, stats: UpdateStats) -> None:
-        self.pending.episode_returns += stats.episode_returns
+        self.pending.episodes += len(stats.episode_returns)
+        self.pending.return_sum += float(sum(stats.episode_returns))
         if stats.applied:
             self.pending.updates += 1
             self.pending.policy_loss += stats.policy_loss
@@ -138,7 +148,7 @@ class WorkerReporter:
         return report
 
     def flush(self) -> None:
-        if self.pending.updates or self.pending.skipped or self.pending.episode_returns:
+        if self.pending.has_news:
             send(self.events, self.pending)
         self.pending = WorkerReport(self.rank)
         self.last_sent = time.monotonic()
@@ -214,8 +224,8 @@ class TrainingLog:
             "value_loss": _mean(w.value_loss, w.updates),
             "entropy": _mean(w.entropy, w.updates),
             "grad_norm": _mean(w.grad_norm, w.updates),
-            "train_episodes": len(w.episode_returns),
-            "train_episode_return": _mean(sum(w.episode_returns), len(w.episode_returns)),
+            "train_episodes": w.episodes,
+            "train_episode_return": _mean(w.return_sum, w.episodes),
         }
         self._csv.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
         self._csv_handle.flush()
