@@ -189,7 +189,7 @@ def test_the_ray_backend_learns_the_corridor_through_a_killed_worker_actor(ray_s
 
 
 @pytest.mark.slow
-def test_cli_trains_pong_on_a_ray_cluster_resumes_through_ray_and_stops_on_sigterm(ray_session, run_cli, tmp_path):
+def test_cli_trains_pong_on_a_ray_cluster_resumes_through_ray_and_stops_on_sigterm(ray_session, run_cli, tmp_path, monkeypatch):
     run = tmp_path / "pong"
     # A second driver joins this test's Ray by its address, as a user joins a cluster.
     address = ray_session.get_runtime_context().gcs_address
@@ -210,24 +210,22 @@ def test_cli_trains_pong_on_a_ray_cluster_resumes_through_ray_and_stops_on_sigte
 
     # Resume through Ray, in this process (which is connected already): it carries on from the
     # checkpoint until a SIGTERM, which stops the actors and saves a checkpoint as the local backend does.
-    def sigterm_once_the_resumed_run_has_trained() -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            rows = (run / "train_metrics.csv").read_text().splitlines()[1:]
-            if rows and int(rows[-1].split(",")[1]) > first["global_step"]:
-                os.kill(os.getpid(), signal.SIGTERM)
-                return
-            time.sleep(0.2)
+    from a3c.trainer import TrainerBase
 
-    terminator = threading.Thread(target=sigterm_once_the_resumed_run_has_trained, daemon=True)
-    terminator.start()
+    report = TrainerBase._report
+
+    def report_then_sigterm_once_trained_on(self, final: bool = False) -> None:
+        report(self, final)
+        if self.global_step >= first["global_step"] + 500 and self.signals.received is None:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(TrainerBase, "_report", report_then_sigterm_once_trained_on)
     code, out, err = run_cli("train", "--backend", "ray", "--resume", str(run), "--max-steps", "1000000")
-    terminator.join(timeout=5)
     assert code == 143, err
     assert f"resuming at step {first['global_step']:,}" in out and "SIGTERM: stopping" in out
     assert f"resume with: a3c train --resume {run}" in err and "Traceback" not in out + err
     final = load_checkpoint(run / "checkpoints" / "latest.pt")
-    assert first["global_step"] < final["global_step"] < 1_000_000
+    assert first["global_step"] + 500 <= final["global_step"] < 1_000_000
     assert step_count(final) > step_count(first) and final["run_state"]["segment"] == 1
     assert final["run_state"]["wall_time_s"] > first["run_state"]["wall_time_s"]
     assert len(list(run.glob("events.out.tfevents.*"))) == 2
