@@ -17,7 +17,7 @@ import argparse
 import importlib.metadata
 import json
 import platform
-import tempfile
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -26,29 +26,20 @@ import torch
 import torch.multiprocessing as mp
 
 from a3c.config import TrainConfig, resolve_config
-from a3c.trainer import Trainer, TrainerBase
+from a3c.trainer import Trainer
 
-
-def rate_after_warmup(trainer: TrainerBase, warmup: float) -> float:
-    """Global steps per second over the samples taken after ``warmup`` seconds."""
-    samples = [(t, s) for t, s in trainer.step_samples if t >= warmup]
-    (t0, s0), (t1, s1) = samples[0], samples[-1]
-    return (s1 - s0) / (t1 - t0)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from throughput import rate_after_warmup, train_in_temp_dir  # noqa: E402
 
 
 def run_local(config: TrainConfig, warmup: float) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as folder:
-        trainer = Trainer(config, run_dir=Path(folder) / "run", quiet=True)
-        trainer.train()
-    return {"backend": "local", "steps_per_s": rate_after_warmup(trainer, warmup)}
+    return {"backend": "local", "steps_per_s": rate_after_warmup(train_in_temp_dir(Trainer, config), warmup)}
 
 
 def run_ray(config: TrainConfig, warmup: float) -> dict[str, Any]:
     from a3c.ray_backend import RayTrainer
 
-    with tempfile.TemporaryDirectory() as folder:
-        trainer = RayTrainer(config, run_dir=Path(folder) / "run", quiet=True)
-        trainer.train()
+    trainer = train_in_temp_dir(RayTrainer, config)
     rate = rate_after_warmup(trainer, warmup)
     stats = trainer.server_stats
     steps_per_update = config.envs_per_worker * config.num_steps

@@ -26,7 +26,7 @@ import torch.multiprocessing as mp
 from a3c.config import TrainConfig, resolve_config
 from a3c.shared import START_METHOD, seed_process
 from a3c.task import atari_task, make_vector_env
-from a3c.trainer import Trainer
+from a3c.trainer import Trainer, TrainerBase
 
 
 def _env_only_process(env_id: str, num_envs: int, seconds: float, seed: int, queue) -> None:
@@ -54,14 +54,24 @@ def env_only(env_id: str, processes: int, num_envs: int, seconds: float) -> floa
     return float(sum(rates))
 
 
-def training(config: TrainConfig, warmup: float, seconds: float) -> float:
-    config.max_seconds = warmup + seconds
+def train_in_temp_dir(trainer_class: type[TrainerBase], config: TrainConfig) -> TrainerBase:
+    """Run the real trainer (until the config's ``max_seconds``) in a run dir that is thrown away."""
     with tempfile.TemporaryDirectory() as folder:
-        trainer = Trainer(config, run_dir=Path(folder) / "run", quiet=True)
+        trainer = trainer_class(config, run_dir=Path(folder) / "run", quiet=True)
         trainer.train()
+    return trainer
+
+
+def rate_after_warmup(trainer: TrainerBase, warmup: float) -> float:
+    """Global steps per second over the samples taken after ``warmup`` seconds."""
     samples = [(t, s) for t, s in trainer.step_samples if t >= warmup]
     (t0, s0), (t1, s1) = samples[0], samples[-1]
     return (s1 - s0) / (t1 - t0)
+
+
+def training(config: TrainConfig, warmup: float, seconds: float) -> float:
+    config.max_seconds = warmup + seconds
+    return rate_after_warmup(train_in_temp_dir(Trainer, config), warmup)
 
 
 def main() -> None:

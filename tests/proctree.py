@@ -1,13 +1,45 @@
-"""Helpers for tests that watch a trainer's child processes through /proc (Linux only)."""
+"""Helpers for tests that run a trainer in a subprocess and watch its children through /proc
+(Linux only)."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+
+TRAIN_CORRIDOR_FOREVER = """
+import sys
+from a3c.config import TrainConfig
+from a3c.task import corridor_task
+from a3c.trainer import Terminated, TrainingFailed, train
+if __name__ == "__main__":
+    restarts = {"max_restarts": int(sys.argv[2])} if len(sys.argv) > 2 else {}
+    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=10**9, eval_interval_s=1.0, **restarts)
+    try:
+        train(config, run_dir=sys.argv[1], task=corridor_task(), progress_interval_s=3600)
+    except Terminated:
+        sys.exit(143)
+    except TrainingFailed as error:
+        print(error, file=sys.stderr)
+        sys.exit(1)
+"""
+"""A script: ``python SCRIPT RUN_DIR [MAX_RESTARTS]`` trains the Corridor until it is stopped,
+exiting 143 on SIGTERM and 1 (the reason on stderr) when the run fails."""
+
+
+def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def sigint_default() -> None:

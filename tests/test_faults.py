@@ -13,7 +13,7 @@ from pathlib import Path
 import gymnasium as gym
 import pytest
 import torch
-from proctree import alive, communicate_or_dump_stacks, sigint_default, spawned_children
+from proctree import TRAIN_CORRIDOR_FOREVER, alive, communicate_or_dump_stacks, sigint_default, spawned_children, wait_for
 
 from a3c.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from a3c.config import TrainConfig, resume_config
@@ -109,32 +109,6 @@ def test_non_finite_updates_never_reach_the_weights_and_stop_the_run(tmp_path, c
     assert "skipped" in capsys.readouterr().out  # and logged
 
 
-TRAIN_CORRIDOR_FOREVER = """
-import sys
-from a3c.config import TrainConfig
-from a3c.task import corridor_task
-from a3c.trainer import Terminated, TrainingFailed, train
-if __name__ == "__main__":
-    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=10**9, max_restarts=int(sys.argv[2]), eval_interval_s=1.0)
-    try:
-        train(config, run_dir=sys.argv[1], task=corridor_task(), progress_interval_s=3600)
-    except Terminated:
-        sys.exit(143)
-    except TrainingFailed as error:
-        print(error, file=sys.stderr)
-        sys.exit(1)
-"""
-
-
-def _wait_for(predicate, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _steps(run: Path) -> int:
     rows = _rows(run / "train_metrics.csv") if (run / "train_metrics.csv").exists() else []
     return int(rows[-1]["global_steps"]) if rows else 0
@@ -150,15 +124,15 @@ def test_killed_children_are_restarted_and_past_the_limit_the_run_stops_cleanly(
     with log.open("w") as out_file:
         proc = subprocess.Popen([sys.executable, "-X", "faulthandler", str(script), str(run), "1"], stdout=out_file, stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for(lambda: _steps(run) > 0, 90, "training to start")
+        wait_for(lambda: _steps(run) > 0, 90, "training to start")
         evaluator, *workers = spawned_children(proc.pid)  # started in this order
         assert len(workers) == 2
         os.kill(workers[1], signal.SIGKILL)
-        _wait_for(lambda: len(spawned_children(proc.pid)) == 3 and workers[1] not in spawned_children(proc.pid), 15, "a new worker")
+        wait_for(lambda: len(spawned_children(proc.pid)) == 3 and workers[1] not in spawned_children(proc.pid), 15, "a new worker")
         os.kill(evaluator, signal.SIGKILL)  # the evaluator is watched the same way
-        _wait_for(lambda: evaluator not in spawned_children(proc.pid) and len(spawned_children(proc.pid)) == 3, 15, "a new evaluator")
+        wait_for(lambda: evaluator not in spawned_children(proc.pid) and len(spawned_children(proc.pid)) == 3, 15, "a new evaluator")
         steps = _steps(run)
-        _wait_for(lambda: _steps(run) > steps, 60, "training to go on after the restarts")
+        wait_for(lambda: _steps(run) > steps, 60, "training to go on after the restarts")
 
         # Past max_restarts (1 here): the run stops with a checkpoint and a non-zero exit.
         victim = max(spawned_children(proc.pid))
@@ -256,7 +230,7 @@ def test_ctrl_c_saves_says_how_to_resume_and_the_resumed_run_starts_where_it_sto
     # A new session, so that the group signal reaches trainer and children as a terminal's Ctrl-C does.
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=sigint_default)
     try:
-        _wait_for(lambda: _steps(run) > 0, 120, "training to start")
+        wait_for(lambda: _steps(run) > 0, 120, "training to start")
         children = spawned_children(proc.pid)
         start = time.monotonic()
         os.killpg(proc.pid, signal.SIGINT)

@@ -203,32 +203,17 @@ def test_short_real_pong_run_then_evaluate(tmp_path, run_cli):
     assert "episode 1: reward" in out and "mean" in out and "std" in out
 
 
-TRAIN_CORRIDOR_FOREVER = """
-import sys
-from a3c.config import TrainConfig
-from a3c.task import corridor_task
-from a3c.trainer import Terminated, train
-if __name__ == "__main__":
-    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=10**9)
-    try:
-        train(config, run_dir=sys.argv[1], task=corridor_task(), quiet=True)
-    except Terminated:
-        sys.exit(143)
-"""
-
-
 def _wait_until_workers_have_stepped(metrics, timeout_s: float = 90) -> None:
     """Until the evaluator has logged an episode played after the workers' first steps."""
     import csv
 
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if metrics.exists():
-            with metrics.open() as handle:
-                if any(int(row["global_steps"]) > 0 for row in csv.DictReader(handle) if row.get("global_steps")):
-                    return
-        time.sleep(0.2)
-    raise AssertionError("training did not start in time")
+    def stepped() -> bool:
+        if not metrics.exists():
+            return False
+        with metrics.open() as handle:
+            return any(int(row["global_steps"]) > 0 for row in csv.DictReader(handle) if row.get("global_steps"))
+
+    proctree.wait_for(stepped, timeout_s, "training to start")
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
@@ -237,7 +222,7 @@ def test_children_stop_when_the_trainer_is_killed(tmp_path):
     import signal
 
     script = tmp_path / "train_forever.py"
-    script.write_text(TRAIN_CORRIDOR_FOREVER)
+    script.write_text(proctree.TRAIN_CORRIDOR_FOREVER)
     proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "run")])
     try:
         _wait_until_workers_have_stepped(tmp_path / "run" / "metrics.csv")
@@ -245,10 +230,7 @@ def test_children_stop_when_the_trainer_is_killed(tmp_path):
         assert len(children) == 3, "expected 2 workers and the evaluator"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and any(proctree.alive(c) for c in children):
-            time.sleep(0.2)
-        assert not any(proctree.alive(c) for c in children), "orphaned workers kept running"
+        proctree.wait_for(lambda: not any(proctree.alive(c) for c in children), 15, "the orphaned children to stop")
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -259,7 +241,7 @@ def test_sigterm_stops_every_process_and_saves_a_checkpoint(tmp_path):
     import signal
 
     script = tmp_path / "train_forever.py"
-    script.write_text(TRAIN_CORRIDOR_FOREVER)
+    script.write_text(proctree.TRAIN_CORRIDOR_FOREVER)
     proc = subprocess.Popen([sys.executable, "-X", "faulthandler", str(script), str(tmp_path / "run")], stderr=subprocess.PIPE, text=True)
     _wait_until_workers_have_stepped(tmp_path / "run" / "metrics.csv")
     children = proctree.children(proc.pid)

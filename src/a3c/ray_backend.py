@@ -219,7 +219,6 @@ class RolloutWorker:
         self.worker = worker_class(config)(config, env, model, SharedState.private(copy.deepcopy(model)), None)  # type: ignore[arg-type]
         self.config = config
         self.reporter = WorkerReporter(self.rank, events=None, interval_s=math.inf)
-        self.consecutive_skipped = 0
         weights, self.global_step = ray.get(self.server.weights.remote())
         set_flat_parameters(self.worker.shared.model, weights)
         return ray.get_runtime_context().get_node_id()
@@ -241,9 +240,7 @@ class RolloutWorker:
             compute_s += computed - began
             wait_s += time.perf_counter() - computed
             self.reporter.record(stats)
-            self.consecutive_skipped = 0 if stats.applied else self.consecutive_skipped + 1
-            if self.consecutive_skipped >= cfg.max_nonfinite_updates:
-                # Restarting would not help: the weights or the env produce the NaNs.
+            if worker.nonfinite_limit_reached:
                 gave_up = True
                 break
         return WorkSlice(self.reporter.take(), self.global_step, gave_up, compute_s, wait_s)

@@ -148,10 +148,9 @@ class WorkerReporter:
         return report
 
     def flush(self) -> None:
-        if self.pending.has_news:
-            send(self.events, self.pending)
-        self.pending = WorkerReport(self.rank)
-        self.last_sent = time.monotonic()
+        report = self.take()
+        if report.has_news:
+            send(self.events, report)
 
 
 def send(events: Any, message: WorkerReport | EvalReport) -> None:

@@ -218,7 +218,7 @@ class TrainerBase:
         if self.run.replaced is not None:
             self._log(f"--force: what the run dir held before is now in {self.run.replaced}")
 
-        with StopSignals() as self.signals:
+        with self.signals:
             try:
                 self._launch()
                 self._watch(invocation_start)

@@ -110,6 +110,8 @@ class Worker:
         self.episode_length = 0
         self.episode_return = 0.0
         self.skipped_updates = 0
+        self.skipped_in_a_row = 0
+        """Non-finite updates since the last applied one; see :attr:`nonfinite_limit_reached`."""
 
     def _obs_tensor(self) -> torch.Tensor:
         return torch.from_numpy(np.asarray(self.obs, dtype=np.float32)).unsqueeze(0)
@@ -205,6 +207,7 @@ class Worker:
         applied = math.isfinite(float(total.detach())) and math.isfinite(grad_norm)
         if not applied:
             self.skipped_updates += 1
+        self.skipped_in_a_row = 0 if applied else self.skipped_in_a_row + 1
         return UpdateStats(
             steps=rollout.rewards.numel(),
             policy_loss=float(losses.policy_loss.detach()),
@@ -214,6 +217,12 @@ class Worker:
             applied=applied,
             episode_returns=rollout.episode_returns,
         )
+
+    @property
+    def nonfinite_limit_reached(self) -> bool:
+        """``max_nonfinite_updates`` non-finite updates in a row: restarting would not help, as the
+        shared weights or the env produce the NaNs, so the run must stop."""
+        return self.skipped_in_a_row >= self.config.max_nonfinite_updates
 
     def apply_gradients(self) -> None:
         """Step 4: hand the local gradient to the shared parameters and step the shared optimiser, no lock."""
@@ -339,14 +348,10 @@ def worker_main(rank: int, config: TrainConfig, task: Task, shared: SharedState)
     worker = build_worker(rank, config, task, shared)
     reporter = WorkerReporter(rank, shared.events)
     shared.wait_for_evaluator()
-    consecutive_skipped = 0
     try:
         while not shared.should_stop(config.max_steps):
-            stats = worker.update()
-            reporter.record(stats)
-            consecutive_skipped = 0 if stats.applied else consecutive_skipped + 1
-            if consecutive_skipped >= config.max_nonfinite_updates:
-                # Restarting would not help: the shared weights or the env produce the NaNs.
+            reporter.record(worker.update())
+            if worker.nonfinite_limit_reached:
                 raise SystemExit(EXIT_NONFINITE)
     finally:
         reporter.flush()
