@@ -13,7 +13,7 @@ from pathlib import Path
 import gymnasium as gym
 import pytest
 import torch
-from proctree import TRAIN_CORRIDOR_FOREVER, alive, communicate_or_dump_stacks, sigint_default, spawned_children, wait_for
+from proctree import TRAIN_CORRIDOR_FOREVER, alive, communicate_or_dump_stacks, sigint_default, sigint_disposition, spawned_children, wait_for
 
 from a3c.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from a3c.config import TrainConfig, resume_config
@@ -232,6 +232,8 @@ def test_ctrl_c_saves_says_how_to_resume_and_the_resumed_run_starts_where_it_sto
     try:
         wait_for(lambda: _steps(run) > 0, 120, "training to start")
         children = spawned_children(proc.pid)
+        # Each child ignores Ctrl-C, and no longer blocks it as it did while it was being started.
+        assert [sigint_disposition(c) for c in children] == [(False, True)] * 3
         start = time.monotonic()
         os.killpg(proc.pid, signal.SIGINT)
         err = communicate_or_dump_stacks(proc, 30)
