@@ -1,9 +1,12 @@
-import cv2
+import warnings
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium.utils.env_checker import check_env
 
-from a3c.envs import make_atari_env, process_frame42, resolve_env_id
+from a3c.envs import RunningFrameNormalizer, make_atari_env, make_corridor, process_frame42, resolve_env_id
 from a3c.errors import UserError
 
 
@@ -55,47 +58,121 @@ def test_bad_ids_get_one_clear_line_that_says_how_to_list_ids(env_id, fragment):
         assert "a3c envs" in message
 
 
-def _seed_reference_frame(frame: np.ndarray) -> np.ndarray:
-    """The seed notebook's _process_frame42, step by step as spec.md lists it."""
-    frame = frame[34 : 34 + 160, :160]
-    frame = cv2.resize(frame, (80, 80))
-    frame = cv2.resize(frame, (42, 42))
-    frame = frame.mean(2, keepdims=True).astype(np.float32) * (1.0 / 255.0)
-    return np.moveaxis(frame, -1, 0)
+DATA = Path(__file__).with_name("data")
 
 
-def test_frame_preprocessing_crops_the_score_bar_and_scales_to_unit_range():
+def test_a_pinned_pong_frame_becomes_the_seed_pipelines_42x42_observation():
+    """A raw ALE frame and its expected output, both stored as data; the expected output was
+    made by the seed notebook's own function (tests/data/make_pong_frame.py), not by ours."""
+    pinned = np.load(DATA / "pong_frame.npz")
+    out = process_frame42(pinned["frame"])
+    assert out.shape == (1, 42, 42) and out.dtype == np.float32
+    np.testing.assert_array_equal(out, pinned["expected"])
+
+
+def test_frame_preprocessing_on_a_synthetic_frame_with_hand_computed_values():
     frame = np.zeros((210, 160, 3), dtype=np.uint8)
     frame[:34] = 255  # score area, cropped away
     frame[194:] = 255  # bottom border, cropped away
-    assert process_frame42(frame).max() == 0.0
-    frame[100:120, 40:60] = (255, 0, 0)  # a red block inside the playfield
-    out = process_frame42(frame)
-    assert out.shape == (1, 42, 42) and out.dtype == np.float32
-    assert 0.0 < out.max() <= 1.0 / 3.0 + 1e-6  # grey = mean of channels
+    frame[34:194, :80] = (30, 60, 90)  # left half of the playfield: grey 60
+    out = process_frame42(frame)[0]
+    # 160 -> 80 columns halves exactly; 80 -> 42 maps output column x to input 1.905 x + 0.452:
+    # columns 0-20 read only the left half, 21-41 only the right.
+    np.testing.assert_allclose(out[:, :21], 60 / 255, rtol=1e-6)
+    np.testing.assert_array_equal(out[:, 21:], 0.0)
 
 
-def test_observations_match_the_seed_pipeline_with_running_normalisation():
-    """Replay the same actions on a raw env and on ours; apply the seed's formula by hand."""
-    ours = make_atari_env("PongDeterministic-v4", seed=3)
-    raw = gym.make("ALE/Pong-v5", frameskip=4, repeat_action_probability=0.0)
-    raw.reset(seed=3)
-    obs, _ = ours.reset()
-    frame, _ = raw.reset()
-    alpha, mean, std = 0.9999, 0.0, 0.0
-    rng = np.random.default_rng(0)
-    for t in range(1, 60):
-        x = _seed_reference_frame(frame)
-        mean = mean * alpha + x.mean() * (1 - alpha)
-        std = std * alpha + x.std() * (1 - alpha)
-        expected = (x - mean / (1 - alpha**t)) / (std / (1 - alpha**t) + 1e-8)
-        assert obs.shape == (1, 42, 42) and obs.dtype == np.float32
-        np.testing.assert_allclose(obs, expected, rtol=1e-4, atol=1e-4)
-        action = int(rng.integers(6))
-        obs, *_ = ours.step(action)
-        frame, *_ = raw.step(action)
-    ours.close()
-    raw.close()
+class _FramesEnv(gym.Env):
+    """Emits the given (1, 2, 2) frames in turn, whatever the action."""
+
+    def __init__(self, frames: list[list[float]]) -> None:
+        self.frames = [np.array(f, dtype=np.float32).reshape(1, 2, 2) for f in frames]
+        self.observation_space = gym.spaces.Box(0.0, 4.0, (1, 2, 2), dtype=np.float32)
+        self.action_space = gym.spaces.Discrete(1)
+        self.t = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self.frames[0], {}
+
+    def step(self, action):
+        self.t += 1
+        return self.frames[self.t % len(self.frames)], 0.0, False, False, {}
+
+
+def test_running_normalisation_by_hand_and_a_seeded_reset_starts_it_afresh():
+    env = RunningFrameNormalizer(_FramesEnv([[0, 0, 2, 2], [1, 1, 1, 1]]), alpha=0.5, eps=1e-12)
+    # Frame 1: mean 1, std 1. EMAs 0.5 and 0.5, bias correction 1 - 0.5 = 0.5: mean 1, std 1.
+    obs, _ = env.reset(seed=0)
+    np.testing.assert_allclose(obs.ravel(), [-1, -1, 1, 1])
+    # Frame 2: mean 1, std 0. EMAs 0.75 and 0.25, correction 0.75: mean 1, std 1/3.
+    obs, *_ = env.step(0)
+    np.testing.assert_allclose(obs.ravel(), [0, 0, 0, 0])
+    # Frame 1 again, now normalised by mean 1 and std (0.125 + 0.5) / 0.875 = 5/7.
+    obs, *_ = env.step(0)
+    np.testing.assert_allclose(obs.ravel(), np.array([-1, -1, 1, 1]) * 7 / 5, rtol=1e-6)
+    # An unseeded reset (a new episode within a run) keeps the statistics, as the seed's did...
+    obs, _ = env.reset()
+    assert env.num_steps == 4
+    np.testing.assert_allclose(obs.ravel(), np.array([-1, -1, 1, 1]) / ((0.0625 + 0.25 + 0.5) / 0.9375), rtol=1e-6)
+    # ...a seeded one starts them afresh, so that the env is reproducible.
+    obs, _ = env.reset(seed=1)
+    assert env.num_steps == 1
+    np.testing.assert_allclose(obs.ravel(), [-1, -1, 1, 1])
+
+
+def test_the_default_normaliser_is_the_seeds_and_standardises_the_first_frame():
+    env = make_atari_env("PongDeterministic-v4", seed=3)
+    normaliser = env
+    assert isinstance(normaliser, RunningFrameNormalizer) and (normaliser.alpha, normaliser.eps) == (0.9999, 1e-8)
+    obs, _ = env.reset()
+    # At t = 1 the bias-corrected statistics are the frame's own: a standardised frame.
+    assert obs.shape == (1, 42, 42) and obs.dtype == np.float32
+    assert abs(float(obs.mean())) < 1e-4 and float(obs.std()) == pytest.approx(1.0, abs=1e-4)
+    env.close()
+
+
+_CHECKER_ADVICE = "is different from the unwrapped version"
+"""check_env's advice whenever it is given a wrapped env, which every env that we ship is."""
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: make_atari_env("PongDeterministic-v4", seed=0),
+        lambda: make_atari_env("ALE/Pong-v5", seed=0),
+        lambda: make_atari_env("BreakoutDeterministic-v4", seed=0),  # FIRE at each life's start
+        lambda: make_corridor(0),
+    ],
+    ids=["pong-deterministic", "pong-sticky", "breakout", "corridor"],
+)
+def test_gymnasiums_env_checker_passes_with_no_warning_of_ours(make):
+    env = make()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_env(env, skip_render_check=True)
+        # The spec rebuilds the same stack, wrappers included (and renders, where the env can).
+        renders = "rgb_array" in env.metadata.get("render_modes", [])
+        again = env.spec.make(render_mode="rgb_array") if renders else env.spec.make()
+    ours = [str(w.message) for w in caught if _CHECKER_ADVICE not in str(w.message)]
+    assert ours == []
+    assert [type(e) for e in _stack(again)] == [type(e) for e in _stack(env)]
+    first, _ = env.reset(seed=5)
+    rebuilt, _ = again.reset(seed=5)
+    np.testing.assert_array_equal(first, rebuilt)
+    if renders:
+        assert again.render().ndim == 3
+    env.close()
+    again.close()
+
+
+def _stack(env: gym.Env) -> list[gym.Env]:
+    found = [env]
+    while hasattr(env, "env"):
+        env = env.env
+        found.append(env)
+    return found
 
 
 def test_same_seed_same_observations_with_sticky_actions():

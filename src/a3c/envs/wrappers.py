@@ -27,10 +27,13 @@ def process_frame42(frame: np.ndarray) -> np.ndarray:
     return np.moveaxis(grey, -1, 0)
 
 
-class Rescale42x42(gym.ObservationWrapper):
+class Rescale42x42(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
     """Apply :func:`process_frame42` to every observation."""
 
     def __init__(self, env: gym.Env) -> None:
+        # RecordConstructorArgs puts this wrapper in ``env.spec``, so ``env.spec.make()`` can
+        # rebuild the whole stack, as gymnasium's own wrappers allow.
+        gym.utils.RecordConstructorArgs.__init__(self)
         super().__init__(env)
         self.observation_space = gym.spaces.Box(0.0, 1.0, FRAME_SHAPE, dtype=np.float32)
 
@@ -38,21 +41,40 @@ class Rescale42x42(gym.ObservationWrapper):
         return process_frame42(observation)
 
 
-class RunningFrameNormalizer(gym.ObservationWrapper):
+class RunningFrameNormalizer(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
     """Normalise each frame by exponential moving averages of frame means and stds.
 
-    The statistics are per env instance and persist across episodes. The averages start at
-    zero, so they are bias-corrected by ``1 - alpha**t`` as in Adam.
+    The statistics are per env instance and persist across episodes, as the seed's do. The
+    averages start at zero, so they are bias-corrected by ``1 - alpha**t`` as in Adam.
+
+    A ``reset(seed=...)`` starts the statistics afresh: a seeded reset must make the env
+    reproducible (gymnasium's contract, checked by ``check_env``). Training resets without a
+    seed after the first episode, so within a run the statistics carry on as the seed's did.
     """
 
     def __init__(self, env: gym.Env, alpha: float = 0.9999, eps: float = 1e-8) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, alpha=alpha, eps=eps)
         super().__init__(env)
         self.alpha = alpha
         self.eps = eps
+        self._reset_statistics()
+        # The bias-corrected mean is a weighted average of frame means, so it lies within the
+        # input's range, and the divisor is at least eps: no output is further than
+        # (high - low) / eps from zero.
+        space = env.observation_space
+        assert isinstance(space, gym.spaces.Box)
+        bound = float(np.max(space.high - space.low)) / eps
+        self.observation_space = gym.spaces.Box(-bound, bound, space.shape, dtype=np.float32)
+
+    def _reset_statistics(self) -> None:
         self.state_mean = 0.0
         self.state_std = 0.0
         self.num_steps = 0
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, env.observation_space.shape, dtype=np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        if seed is not None:
+            self._reset_statistics()
+        return super().reset(seed=seed, options=options)
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
         self.num_steps += 1
@@ -64,8 +86,7 @@ class RunningFrameNormalizer(gym.ObservationWrapper):
         return ((observation - mean) / (std + self.eps)).astype(np.float32)
 
 
-
-class FireAtLifeStart(gym.Wrapper):
+class FireAtLifeStart(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Press FIRE after a reset and after each lost life, for games that wait for it.
 
     Breakout, for one, shows a still screen until FIRE launches the ball. A greedy policy that
@@ -75,6 +96,7 @@ class FireAtLifeStart(gym.Wrapper):
     """
 
     def __init__(self, env: gym.Env, fire_action: int) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, fire_action=fire_action)
         super().__init__(env)
         self.fire_action = fire_action
         self.lives = 0
