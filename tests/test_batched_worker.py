@@ -13,34 +13,43 @@ from a3c.model import MLPActorCritic
 from a3c.optim import SharedAdam
 from a3c.shared import START_METHOD, SharedState, seed_process
 from a3c.task import Task, corridor_task, make_vector_env, mlp_model
-from a3c.worker import BatchedWorker, Worker, build_worker
+from a3c.worker import BatchedWorker, Rollout, Worker, build_worker
 
 from conftest import ScriptedRewardEnv
 
 GAMMA, LAMBDA, ENTROPY = 0.95, 0.9, 0.01
 
 
-def test_batched_loss_is_the_mean_of_the_classic_losses_of_the_same_data():
-    """Env 0 runs all 4 steps; env 1's episode ends after step 1 and a new one starts. The classic
-    worker would see env 1's data as two rollouts: steps 0-1 (terminal) and 2-3 (bootstrapped)."""
+def _corridor_like_rollout(T: int = 4, K: int = 2) -> Rollout:
+    """Env 0 runs all 4 steps; env 1's episode ends after step 1 and a new one starts."""
     g = torch.Generator().manual_seed(0)
-    T, K = 4, 2
     log_probs, entropies, values = (torch.randn(T, K, generator=g) for _ in range(3))
     rewards = torch.tensor([[1.0, 0.0], [0.0, -1.0], [-1.0, 1.0], [0.0, 0.0]])
-    bootstrap = torch.randn(K, generator=g)
     dones = torch.zeros(T, K, dtype=torch.bool)
     dones[1, 1] = True
-    batched = a3c_loss(log_probs, entropies, values, rewards, bootstrap, dones, GAMMA, LAMBDA, ENTROPY)
+    return Rollout(log_probs, entropies, values, rewards, torch.randn(K, generator=g), done=False, dones=dones)
+
+
+def test_the_batched_loss_is_the_mean_over_envs_of_the_classic_losses_of_the_same_data():
+    """The classic worker would see env 1's data as two rollouts: steps 0-1 (terminal) and 2-3
+    (bootstrapped). Worker.loss sums each env's classic losses over its steps and divides by K."""
+    r = _corridor_like_rollout()
+    K = r.rewards.shape[1]
 
     def classic(k: int, steps: slice, boot: torch.Tensor):
         return a3c_loss(
-            log_probs[steps, k : k + 1], entropies[steps, k : k + 1], values[steps, k : k + 1],
-            rewards[steps, k : k + 1], boot, None, GAMMA, LAMBDA, ENTROPY,
+            r.log_probs[steps, k : k + 1], r.entropies[steps, k : k + 1], r.values[steps, k : k + 1],
+            r.rewards[steps, k : k + 1], boot, None, GAMMA, LAMBDA, ENTROPY,
         )
 
-    parts = [classic(0, slice(0, 4), bootstrap[0:1]), classic(1, slice(0, 2), torch.zeros(1)), classic(1, slice(2, 4), bootstrap[1:2])]
-    assert batched.policy_loss.item() == pytest.approx(sum(p.policy_loss.item() for p in parts), abs=1e-5)
-    assert batched.value_loss.item() == pytest.approx(sum(p.value_loss.item() for p in parts), abs=1e-5)
+    parts = [classic(0, slice(0, 4), r.bootstrap_value[0:1]), classic(1, slice(0, 2), torch.zeros(1)), classic(1, slice(2, 4), r.bootstrap_value[1:2])]
+    config = TrainConfig(env_name="Corridor", num_processes=1, gamma=GAMMA, gae_lambda=LAMBDA, entropy_coef=ENTROPY, envs_per_worker=K)
+    worker = object.__new__(Worker)  # Worker.loss reads only the config
+    worker.config = config
+    batched = worker.loss(r)
+    for name in ("policy_loss", "value_loss", "entropy"):
+        expected = sum(float(getattr(p, name)) for p in parts) / K
+        assert float(getattr(batched, name)) == pytest.approx(expected, abs=1e-5), name
     torch.testing.assert_close(batched.advantages[:2, 1], parts[1].advantages.squeeze(1))
     torch.testing.assert_close(batched.advantages[2:, 1], parts[2].advantages.squeeze(1))
 
@@ -108,18 +117,3 @@ def test_batched_update_is_applied_clipped_and_counts_k_times_t_steps():
         delta = torch.cat([(b - p.detach()).flatten() for p, b in zip(shared_model.parameters(), before)])
         assert 0 < delta.norm().item() <= config.max_grad_norm * 1.0001
     assert shared.global_step == 60
-
-
-@pytest.mark.slow
-def test_batched_workers_learn_the_corridor(tmp_path):
-    from a3c.checkpoint import load_checkpoint, model_from_checkpoint
-    from a3c.trainer import train
-    from test_training import _sampled_success_rate
-
-    config = TrainConfig(
-        env_name="Corridor", num_processes=2, envs_per_worker=4, max_steps=30_000, lr=3e-3, num_steps=5, max_episode_length=1000,
-        eval_interval_s=1.0,
-    )
-    result = train(config, run_dir=tmp_path / "run", task=corridor_task(), quiet=True)
-    model = model_from_checkpoint(load_checkpoint(result.latest_checkpoint))
-    assert _sampled_success_rate(model, 300, seed=1) >= 0.9

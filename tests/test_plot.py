@@ -272,6 +272,21 @@ def test_an_unwritable_output_folder_is_one_line_exit_2(run_cli, tmp_path):
     assert not list(folder.iterdir())
 
 
+def test_a_folder_that_refuses_files_is_one_line_exit_2_also_as_root(run_cli, tmp_path, monkeypatch):
+    """The unwritable-folder path where the tests run as root, whom chmod does not stop."""
+    import a3c.plot
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(a3c.plot.tempfile, "TemporaryFile", refuse)
+    (tmp_path / "curve.png").write_bytes(b"the previous plot")
+    code, stdout, err = run_cli("plot", str(make_run(tmp_path / "a")), "-o", str(tmp_path / "curve.png"))
+    assert_one_line_error(code, stdout, err, "cannot write to output folder")
+    assert "Permission denied" in err
+    assert (tmp_path / "curve.png").read_bytes() == b"the previous plot"
+
+
 def test_bad_window_is_one_line_exit_2(run_cli, tmp_path):
     code, stdout, err = run_cli("plot", str(make_run(tmp_path / "a")), "-o", str(tmp_path / "c.png"), "--window", "0")
     assert_one_line_error(code, stdout, err, "must be >= 1")

@@ -20,17 +20,16 @@ import pytest
 import torch
 import yaml
 
-from a3c.checkpoint import load_checkpoint, model_from_checkpoint
+from a3c.checkpoint import load_checkpoint
 from a3c.config import TrainConfig
 from a3c.envs import make_corridor
-from a3c.evaluator import play_greedy_episode
 from a3c.model import MLPActorCritic
 from a3c.optim import SharedAdam
 from a3c.shared import SharedState, seed_process
 from a3c.task import corridor_task
 from a3c.worker import Worker
 
-from test_training import _assert_training_logs, _sampled_success_rate
+from test_training import assert_learned_the_corridor, corridor_learning_config
 
 
 @pytest.fixture(scope="module")
@@ -142,14 +141,11 @@ def _model_with_gradients() -> MLPActorCritic:
 def test_the_ray_backend_learns_the_corridor_through_a_killed_worker_actor(ray_session, tmp_path, capsys):
     from a3c.ray_backend import RayTrainer
 
-    # The batched workers' learning test (tests/test_batched_worker.py), with the bar of the local
-    # learning test (tests/test_training.py). Batches keep the updates, and so the round trips to the
-    # server, few; the evaluator pauses 1 s, where a 9-step Corridor episode would keep the driver busy.
+    # The batched Corridor learning run of tests/test_training.py, with the same checks. Batches
+    # keep the updates, and so the round trips to the server, few; the evaluator pauses 1 s, where
+    # a 9-step Corridor episode would keep the driver busy.
     # Early on, worker 1's actor process is killed: Ray restarts it and it trains on.
-    config = TrainConfig(
-        env_name="Corridor", num_processes=2, envs_per_worker=4, max_steps=30_000, lr=3e-3, num_steps=5, max_episode_length=1000,
-        eval_interval_s=1.0, max_restarts=1,
-    )
+    config = corridor_learning_config("batched", max_restarts=1)
     trainer = RayTrainer(config, run_dir=tmp_path / "run", task=corridor_task(), progress_interval_s=3600)
     killed: dict[str, int] = {}
 
@@ -165,9 +161,7 @@ def test_the_ray_backend_learns_the_corridor_through_a_killed_worker_actor(ray_s
 
     killer = threading.Thread(target=kill_worker_1, daemon=True)
     killer.start()
-    start = time.monotonic()
     result = trainer.train()
-    elapsed = time.monotonic() - start
     killer.join(timeout=5)
     out = capsys.readouterr().out
     assert killed, "the worker was never killed"
@@ -175,15 +169,8 @@ def test_the_ray_backend_learns_the_corridor_through_a_killed_worker_actor(ray_s
     assert trainer.slices["a3c-worker-0"] > 0 and trainer.slices["a3c-worker-1"] > killed["slices"]  # the restarted actor trained on
     assert trainer.restarts == {"a3c-worker-1": 1}
     assert trainer.nodes["a3c-worker-0"] != trainer.nodes["a3c-worker-1"]  # one on each node
-    assert 30_000 <= result.global_step < 30_000 + 2 * 20
     assert result.exit_codes == {"a3c-worker-0": 0, "a3c-worker-1": 0, "a3c-evaluator": 0}
-    assert load_checkpoint(result.latest_checkpoint)["global_step"] == result.global_step
-    model = model_from_checkpoint(load_checkpoint(result.latest_checkpoint))
-    learned_rate = _sampled_success_rate(model, 300, seed=1)
-    assert learned_rate >= 0.9, f"learned policy succeeds in {learned_rate:.0%}"
-    assert [play_greedy_episode(model, make_corridor(s), 1000).reward for s in range(5)] == [1.0] * 5
-    assert elapsed < 150
-    _assert_training_logs(result.run_dir, config)
+    assert_learned_the_corridor(result, config)
     saved = yaml.safe_load((result.run_dir / "config.yaml").read_text())
     assert saved == config.to_dict() and "# backend: ray" in (result.run_dir / "config.yaml").read_text()
 
@@ -193,18 +180,18 @@ def test_cli_trains_pong_on_a_ray_cluster_resumes_through_ray_and_stops_on_sigte
     run = tmp_path / "pong"
     # A second driver joins this test's Ray by its address, as a user joins a cluster.
     address = ray_session.get_runtime_context().gcs_address
-    proc = _a3c("train", "--backend", "ray", "--address", address, "--num-processes", "2", "--max-steps", "5000", "--run-dir", str(run))
+    proc = _a3c("train", "--backend", "ray", "--address", address, "--num-processes", "2", "--max-steps", "1000", "--run-dir", str(run))
     assert proc.returncode == 0, proc.stderr
     assert "with 2 workers + 1 evaluator on Ray (2 nodes, 2 CPUs)" in proc.stdout and "[a3c] done: " in proc.stdout
     assert "parameter server: " in proc.stdout
     assert not any(c in proc.stdout + proc.stderr for c in "\r\x1b")  # not a terminal: plain lines, no colours
     saved = yaml.safe_load((run / "config.yaml").read_text())
-    assert (saved["num_processes"], saved["max_steps"], saved["envs_per_worker"]) == (2, 5000, 8)
+    assert (saved["num_processes"], saved["max_steps"], saved["envs_per_worker"]) == (2, 1000, 8)
     assert (run / "metrics.csv").read_text().startswith("wall_time_s,global_steps,fps,")
     assert (run / "train_metrics.csv").read_text().startswith("wall_time_s,global_steps,steps_per_s,")
     assert len(list(run.glob("events.out.tfevents.*"))) == 1
     first = load_checkpoint(run / "checkpoints" / "latest.pt")
-    assert first["env_id"] == "PongDeterministic-v4" and 5000 <= first["global_step"] < 5000 + 2 * 40
+    assert first["env_id"] == "PongDeterministic-v4" and 1000 <= first["global_step"] < 1000 + 2 * 40
     step_count = lambda checkpoint: checkpoint["optimizer"]["state"][0]["step"].item()  # noqa: E731
     assert step_count(first) > 0 and first["run_state"]["segment"] == 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -17,7 +18,6 @@ from a3c.checkpoint import load_checkpoint, model_from_checkpoint
 from a3c.config import TrainConfig
 from a3c.envs import make_corridor
 from a3c.evaluator import play_greedy_episode
-from a3c.shared import seed_process
 from a3c.task import Task, corridor_task, mlp_model
 from a3c.trainer import TrainingFailed, train
 
@@ -47,18 +47,29 @@ def _sampled_success_rate(model: torch.nn.Module | None, episodes: int, seed: in
     return wins / episodes
 
 
-def test_a3c_learns_the_corridor_where_a_random_policy_fails(tmp_path):
-    # The evaluator pauses 1 s between its 20-step episodes, so that the workers get the cores.
-    config = TrainConfig(
-        env_name="Corridor", num_processes=2, max_steps=24_000, lr=1e-3, num_steps=5, max_episode_length=1000, eval_interval_s=1.0
+#: The Corridor learning runs: the seed's one-env worker, and batched workers (here and on Ray,
+#: tests/test_ray.py). The evaluator pauses 1 s between its short episodes, so that the workers
+#: get the cores; train_metrics.csv gets a row every 0.5 s, so that even a fast machine writes
+#: several rows before the run ends.
+CORRIDOR_RUNS = {
+    "classic": dict(envs_per_worker=1, max_steps=24_000, lr=1e-3),
+    "batched": dict(envs_per_worker=4, max_steps=30_000, lr=3e-3),
+}
+
+
+def corridor_learning_config(kind: str, **extra) -> TrainConfig:
+    return TrainConfig(
+        env_name="Corridor", num_processes=2, num_steps=5, max_episode_length=1000, eval_interval_s=1.0, log_interval_s=0.5,
+        **CORRIDOR_RUNS[kind], **extra,
     )
-    start = time.monotonic()
-    result = train(config, run_dir=tmp_path / "run", task=corridor_task(), quiet=True)
-    elapsed = time.monotonic() - start
-    assert result.global_step >= 24_000
+
+
+def assert_learned_the_corridor(result, config: TrainConfig) -> None:
+    """The run trained its steps, its policy succeeds where a random one fails, and its logs show it."""
+    assert config.max_steps <= result.global_step < config.max_steps + config.num_processes * config.envs_per_worker * config.num_steps
+    assert load_checkpoint(result.latest_checkpoint)["global_step"] == result.global_step
     model = model_from_checkpoint(load_checkpoint(result.latest_checkpoint))
     untrained = mlp_model(make_corridor(0))
-
     random_rate = _sampled_success_rate(None, 300, seed=1)
     untrained_rate = _sampled_success_rate(untrained, 300, seed=1)
     learned_rate = _sampled_success_rate(model, 300, seed=1)
@@ -66,8 +77,15 @@ def test_a3c_learns_the_corridor_where_a_random_policy_fails(tmp_path):
     assert learned_rate >= 0.9, f"learned policy succeeds in {learned_rate:.0%} (random {random_rate:.0%})"
     greedy = [play_greedy_episode(model, make_corridor(s), 1000).reward for s in range(5)]
     assert greedy == [1.0] * 5
-    assert elapsed < 120
     _assert_training_logs(result.run_dir, config)
+
+
+@pytest.mark.parametrize("kind", sorted(CORRIDOR_RUNS))
+def test_a3c_learns_the_corridor_where_a_random_policy_fails(tmp_path, kind):
+    config = corridor_learning_config(kind)
+    result = train(config, run_dir=tmp_path / "run", task=corridor_task(), quiet=True)
+    assert set(result.exit_codes.values()) == {0}
+    assert_learned_the_corridor(result, config)
 
 
 def _assert_training_logs(run_dir, config: TrainConfig) -> None:
@@ -86,37 +104,33 @@ def _assert_training_logs(run_dir, config: TrainConfig) -> None:
     assert all(e.value == pytest.approx(config.lr) for e in events.Scalars(TAGS["lr"]))
     assert max(e.value for e in events.Scalars(TAGS["eval_reward"])) == 1.0
     rows = list(csv.DictReader((run_dir / "train_metrics.csv").open()))
-    assert len(rows) >= 2
+    assert len(rows) >= 3, f"{len(rows)} rows: one every {config.log_interval_s} s was asked for"
     steps = [int(r["global_steps"]) for r in rows]
     assert steps == sorted(steps) and steps[-1] >= config.max_steps
     assert sum(int(r["updates"]) for r in rows) > 1000
     returns = [float(r["train_episode_return"]) for r in rows if r["train_episode_return"] != "nan"]
-    assert returns[-1] > returns[0]  # the sampled policy's training episodes improve
+    assert len(returns) >= 2 and returns[-1] > returns[0]  # the sampled policy's training episodes improve
     assert all(float(r["grad_norm"]) >= 0 for r in rows if r["grad_norm"] != "nan")
     assert len(events.Scalars(TAGS["steps_per_s"])) == len(rows)
 
 
-def test_max_seconds_ends_a_no_shared_rmsprop_run_and_the_evaluator_pause_bounds_its_episodes(tmp_path):
-    # --no-shared and RMSprop go through the same loop as the default; --max-seconds ends it.
-    # 10 s: long enough for spawned children to start stepping on a busy 2-core machine.
+def test_max_seconds_ends_a_no_shared_rmsprop_run_and_the_evaluator_pause_does_not_delay_the_stop(tmp_path):
+    # --no-shared and RMSprop go through the same loop as the default; --max-seconds ends a run
+    # that would otherwise go on for ever. How far it got by then depends on the machine, so
+    # only what holds at any speed is checked (tests/test_worker.py checks the private optimiser).
     config = TrainConfig(
-        env_name="Corridor", num_processes=2, max_steps=10**9, max_seconds=10, eval_interval_s=1000, num_steps=5,
+        env_name="Corridor", num_processes=2, max_steps=10**9, max_seconds=3, eval_interval_s=1000, num_steps=5,
         optimizer="rmsprop", no_shared=True,
     )
     start = time.monotonic()
     result = train(config, run_dir=tmp_path / "run", task=corridor_task(), quiet=True)
-    assert time.monotonic() - start < 40  # the pause ends as soon as the run stops
-    assert 0 < result.global_step < 10**9
+    assert time.monotonic() - start < 3 + 30  # a 1000 s evaluator pause does not hold up the stop
+    assert result.step_samples[-1][0] >= 3 and result.global_step < 10**9
     assert set(result.exit_codes.values()) == {0}
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[1:]
-    assert len(rows) == 1  # one episode, then the evaluator waits out the run
-    assert result.step_samples[-1][0] >= 10
-
+    assert len(rows) <= 1  # at most one episode, then the evaluator waits out the run
     latest = load_checkpoint(result.latest_checkpoint)
-    assert "optimizer" not in latest  # each worker kept its own statistics
-    seed_process(config.seed)  # rebuild the initial weights exactly as the trainer did
-    initial = mlp_model(make_corridor(config.seed)).state_dict()
-    assert any(not torch.equal(latest["model"][k], initial[k]) for k in initial)
+    assert "optimizer" not in latest and latest["config"]["optimizer"] == "rmsprop"  # each worker kept its own statistics
 
 
 def _env_that_reports_its_seed(seed, folder):
@@ -169,25 +183,26 @@ def _env_that_breaks_in_workers(seed, base_seed=0):
 def test_a_failing_worker_stops_the_run_instead_of_hanging(tmp_path):
     task = Task("Corridor", _env_that_breaks_in_workers, mlp_model)
     config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=10**9, seed=0, max_restarts=1)
-    start = time.monotonic()
     with pytest.raises(TrainingFailed, match=r"a3c-(worker-\d|evaluator) died \(exit code 1\) after 1 restarts.*resume with"):
         train(config, run_dir=tmp_path / "run", task=task, quiet=True)
-    assert time.monotonic() - start < 60
     assert (tmp_path / "run" / "checkpoints" / "latest.pt").exists()
 
 
 def test_short_real_pong_run_then_evaluate(tmp_path, run_cli):
     run = tmp_path / "pong"
-    code, out, err = run_cli("train", "--num-processes", "2", "--max-steps", "2000", "--run-dir", str(run), "--seed", "3")
+    # Two envs per worker, not the fast preset's 8: tests/test_config.py checks the presets.
+    code, out, err = run_cli(
+        "train", "--num-processes", "2", "--envs-per-worker", "2", "--max-steps", "2000", "--run-dir", str(run), "--seed", "3"
+    )
     assert code == 0, err
     # Not a terminal: plain progress lines, no bar, no control characters.
-    assert "step 0/2,000" in out or "step " in out
+    assert re.search(r"^\[a3c\] \S+  step [\d,]+/2,000 \(\d+\.\d%\)  [\d,]+ steps/s  ETA ", out, re.MULTILINE), out
     assert "[a3c] done: " in out
     assert not any(c in out + err for c in "\r\x1b")
     saved = yaml.safe_load((run / "config.yaml").read_text())
     # A plain `a3c train` runs the fast preset; flags still win.
-    assert saved["seed"] == 3 and saved["num_processes"] == 2 and saved["max_steps"] == 2000
-    assert (saved["envs_per_worker"], saved["num_steps"], saved["lr"]) == (8, 5, 0.0002)
+    assert saved["seed"] == 3 and saved["num_processes"] == 2 and saved["max_steps"] == 2000 and saved["envs_per_worker"] == 2
+    assert (saved["num_steps"], saved["lr"]) == (5, 0.0002)
     latest = load_checkpoint(run / "checkpoints" / "latest.pt")
     assert latest["env_id"] == "PongDeterministic-v4" and latest["global_step"] >= 2000
     assert latest["num_actions"] == 6
@@ -243,12 +258,17 @@ def test_sigterm_stops_every_process_and_saves_a_checkpoint(tmp_path):
     script = tmp_path / "train_forever.py"
     script.write_text(proctree.TRAIN_CORRIDOR_FOREVER)
     proc = subprocess.Popen([sys.executable, "-X", "faulthandler", str(script), str(tmp_path / "run")], stderr=subprocess.PIPE, text=True)
-    _wait_until_workers_have_stepped(tmp_path / "run" / "metrics.csv")
-    children = proctree.children(proc.pid)
-    start = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    err = proctree.communicate_or_dump_stacks(proc, 30)
-    assert time.monotonic() - start < 15
+    try:
+        _wait_until_workers_have_stepped(tmp_path / "run" / "metrics.csv")
+        children = proctree.children(proc.pid)
+        start = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        err = proctree.communicate_or_dump_stacks(proc, 30)
+    finally:  # a failed wait must not leave it training on both cores
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+    assert time.monotonic() - start < 15  # documented: a stop within seconds (room for a loaded machine)
     assert proc.returncode == 143, err
     assert "latest checkpoint saved" in err
     assert load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")["global_step"] > 0

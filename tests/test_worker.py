@@ -11,9 +11,9 @@ import torch.multiprocessing as mp
 from a3c.config import TrainConfig
 from a3c.envs import make_corridor
 from a3c.model import MLPActorCritic
-from a3c.optim import SharedAdam
+from a3c.optim import SharedAdam, SharedRMSprop
 from a3c.shared import START_METHOD, SharedState, seed_process
-from a3c.worker import Worker, hand_off_gradients
+from a3c.worker import Worker
 
 from conftest import ScriptedRewardEnv
 
@@ -41,8 +41,7 @@ class GradientSpyWorker(Worker):
         return losses
 
 
-@pytest.mark.parametrize("max_grad_norm", [50.0, 0.05])
-def test_each_update_applies_exactly_that_rollouts_gradient(max_grad_norm):
+def _check_each_update_applies_exactly_that_rollouts_gradient(worker_class: type[GradientSpyWorker], max_grad_norm: float) -> None:
     """SGD(lr) makes each update's parameter change -lr * the gradient it applied: any piling up
     of grads across updates, or grads that stop flowing after the first update, shows here."""
     seed_process(0)
@@ -51,7 +50,7 @@ def test_each_update_applies_exactly_that_rollouts_gradient(max_grad_norm):
     lr = 1.0  # large steps keep float32 round-off far below the gradients being compared
     optimizer = torch.optim.SGD(shared_model.parameters(), lr=lr)
     shared = _shared(shared_model, optimizer)
-    worker = GradientSpyWorker(config, make_corridor(0), MLPActorCritic(10, 3), shared, optimizer)
+    worker = worker_class(config, make_corridor(0), MLPActorCritic(10, 3), shared, optimizer)
     for update in range(6):
         before = [p.detach().clone() for p in shared_model.parameters()]
         stats = worker.update()
@@ -59,29 +58,49 @@ def test_each_update_applies_exactly_that_rollouts_gradient(max_grad_norm):
         for p, b, g in zip(shared_model.parameters(), before, worker.expected):
             torch.testing.assert_close((b - p.detach()) / lr, g, rtol=1e-4, atol=1e-6, msg=f"update {update}")
         assert any(g.abs().sum() > 0 for g in worker.expected)
-        assert all(p.grad is None for p in shared_model.parameters())
 
 
-def test_the_old_ensure_shared_grads_would_fail_this_check():
-    """Guard the guard: the pre-PyTorch-2 hand-off (assign once) leaves the shared grads stale."""
+@pytest.mark.parametrize("max_grad_norm", [50.0, 0.05])
+def test_each_update_applies_exactly_that_rollouts_gradient(max_grad_norm):
+    _check_each_update_applies_exactly_that_rollouts_gradient(GradientSpyWorker, max_grad_norm)
+    # and no reference to a rollout's gradient is left on the shared model for a later step
+    shared_model = MLPActorCritic(10, 3)
+    worker = Worker(TrainConfig(env_name="Corridor", num_processes=1), make_corridor(0), MLPActorCritic(10, 3), _shared(shared_model), torch.optim.SGD(shared_model.parameters(), lr=0.1))
+    worker.update()
+    assert all(p.grad is None for p in shared_model.parameters())
 
-    def old_hand_off(local, shared_model):
-        for lp, sp in zip(local.parameters(), shared_model.parameters()):
-            if sp.grad is not None:
-                return
-            sp._grad = lp.grad
 
-    local, shared_model = MLPActorCritic(4, 2), MLPActorCritic(4, 2)
-    x = torch.randn(1, 4)
-    grads_seen = []
-    for scale in (1.0, 3.0):
-        local.zero_grad(set_to_none=True)
-        (scale * local(x, local.initial_state())[0].sum()).backward()
-        old_hand_off(local, shared_model)
-        grads_seen.append(shared_model.critic_linear.weight.grad.clone())
-    assert torch.equal(grads_seen[0], grads_seen[1])  # stale: the second rollout never arrives
-    hand_off_gradients(local, shared_model)
-    torch.testing.assert_close(shared_model.critic_linear.weight.grad, local.critic_linear.weight.grad)
+class SeedEraHandOffWorker(GradientSpyWorker):
+    """The seed's update under PyTorch 2: ``ensure_shared_grads`` assigns a shared grad only when
+    it is None, the local ``zero_grad()`` now sets grads to None, and nothing drops the shared ones."""
+
+    def apply_gradients(self) -> None:
+        for local, shared in zip(self.model.parameters(), self.shared.model.parameters()):
+            if shared.grad is not None:
+                break
+            shared._grad = local.grad
+        self.optimizer.step()
+
+
+def test_the_exactness_check_catches_the_seed_era_hand_off():
+    """Guard the guard: the check above fails on the hand-off that silently broke in PyTorch 2
+    (the shared grads stay those of the first rollout)."""
+    with pytest.raises(AssertionError, match="update 1"):
+        _check_each_update_applies_exactly_that_rollouts_gradient(SeedEraHandOffWorker, 50.0)
+
+
+def test_no_shared_gives_the_worker_a_private_optimiser_over_the_shared_weights():
+    from a3c.task import corridor_task
+    from a3c.worker import build_worker
+
+    config = TrainConfig(env_name="Corridor", num_processes=1, num_steps=5, optimizer="rmsprop", no_shared=True, lr=0.01)
+    shared = _shared(MLPActorCritic(10, 3), None)  # the trainer shares no optimiser with --no-shared
+    worker = build_worker(0, config, corridor_task(), shared)
+    assert isinstance(worker.optimizer, SharedRMSprop)
+    assert {id(p) for group in worker.optimizer.param_groups for p in group["params"]} == {id(p) for p in shared.model.parameters()}
+    before = [p.detach().clone() for p in shared.model.parameters()]
+    assert worker.update().applied
+    assert any(not torch.equal(p.detach(), b) for p, b in zip(shared.model.parameters(), before))
 
 
 class HiddenRecorder(MLPActorCritic):
@@ -193,31 +212,23 @@ def _child_update(shared: SharedState, queue, seed: int = 5, updates: int = 1, s
     queue.put((torch.get_num_threads(), shared.global_step, steps))
 
 
-def test_an_update_made_in_a_child_process_is_visible_in_the_parent():
+def test_updates_made_in_child_processes_are_visible_in_the_parent_and_every_step_is_counted():
+    """Two spawned workers update one shared model and Adam: the parent sees the new weights, the
+    shared statistics and a counter that holds exactly the steps both children made."""
     model = MLPActorCritic(10, 3)
-    optimizer = SharedAdam(model.parameters(), lr=0.01)
+    optimizer = SharedAdam(model.parameters(), lr=1e-3)
     shared = _shared(model, optimizer)
     before = [p.detach().clone() for p in model.parameters()]
     queue = CTX.Queue()
-    child = CTX.Process(target=_child_update, args=(shared, queue))
-    child.start()
-    threads, child_steps, _ = queue.get(timeout=120)
-    child.join(timeout=60)
-    assert child.exitcode == 0
-    assert threads == 1  # one intra-op thread per process
-    assert child_steps == shared.global_step > 0  # the counter is shared
-    assert any(not torch.equal(p.detach(), b) for p, b in zip(model.parameters(), before))
-    assert optimizer.state[next(iter(model.parameters()))]["step"].item() == 1  # shared statistics
-
-
-def test_the_global_counter_counts_every_env_step_of_every_worker_exactly():
-    model = MLPActorCritic(10, 3)
-    shared = _shared(model, SharedAdam(model.parameters(), lr=1e-3))
-    queue = CTX.Queue()
-    children = [CTX.Process(target=_child_update, args=(shared, queue, seed, 40, slot)) for slot, seed in enumerate((1, 2))]
+    updates = 40
+    children = [CTX.Process(target=_child_update, args=(shared, queue, seed, updates, slot)) for slot, seed in enumerate((1, 2))]
     for child in children:
         child.start()
     reports = [queue.get(timeout=120) for _ in children]
     for child in children:
         child.join(timeout=60)
-    assert shared.global_step == sum(steps for _, _, steps in reports) > 2 * 40
+    assert [child.exitcode for child in children] == [0, 0]
+    assert [threads for threads, _, _ in reports] == [1, 1]  # one intra-op thread per process
+    assert shared.global_step == sum(steps for _, _, steps in reports) > 2 * updates  # the counter is shared
+    assert any(not torch.equal(p.detach(), b) for p, b in zip(model.parameters(), before))
+    assert optimizer.state[next(iter(model.parameters()))]["step"].item() > updates  # shared statistics, both children's steps

@@ -121,6 +121,12 @@ def _add_train_parser(subparsers: Any) -> None:
         type=float,
         help=f"seconds the evaluator pauses between greedy episodes ({default('eval_interval_s', 'g')}: plays without pause)",
     )
+    run.add_argument(
+        "--log-interval",
+        dest="log_interval_s",
+        type=float,
+        help=f"seconds between rows of train_metrics.csv and TensorBoard's training scalars ({default('log_interval_s', 'g')})",
+    )
     run.add_argument("--quiet", action="store_true", help="print nothing but errors")
     backend = p.add_argument_group("backend")
     backend.add_argument(

@@ -109,6 +109,10 @@ class TrainConfig:
     """Seconds the evaluator pauses between greedy episodes. 0 is the seed's evaluator, which
     plays without pause and takes about a third of a 2-core machine from the workers."""
 
+    log_interval_s: float = 10.0
+    """Seconds between rows of ``train_metrics.csv`` (and the TensorBoard training scalars).
+    Workers report to the trainer at least twice per interval (every 2 s at most)."""
+
     def validate(self) -> "TrainConfig":
         """Raise :class:`UserError` with one clear line for the first invalid value."""
 
@@ -141,6 +145,8 @@ class TrainConfig:
             raise UserError(f"--max-seconds must be > 0, got {self.max_seconds}")
         if finite("eval_interval_s") < 0:
             raise UserError(f"--eval-interval must be >= 0 seconds, got {self.eval_interval_s}")
+        if finite("log_interval_s") <= 0:
+            raise UserError(f"--log-interval must be > 0 seconds, got {self.log_interval_s}")
         integer("seed", 0)
         integer("num_processes", 1)
         integer("num_steps", 1)
@@ -216,7 +222,7 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 #: What a resumed run may change: how long it goes on and how it is watched, never the algorithm.
-RESUMABLE = ("max_steps", "max_seconds", "checkpoint_interval_s", "checkpoint_interval_steps", "eval_interval_s", "max_restarts", "max_nonfinite_updates")
+RESUMABLE = ("max_steps", "max_seconds", "checkpoint_interval_s", "checkpoint_interval_steps", "eval_interval_s", "log_interval_s", "max_restarts", "max_nonfinite_updates")
 
 
 def resume_config(run_dir: str | os.PathLike[str], **overrides: Any) -> TrainConfig:

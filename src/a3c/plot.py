@@ -24,6 +24,7 @@ import dataclasses
 import math
 import os
 import secrets
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,8 +222,12 @@ def _output_format(out: Path) -> str:
         raise UserError(f"output folder {str(folder)!r} does not exist")
     if not folder.is_dir():
         raise UserError(f"output folder {str(folder)!r} is not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UserError(f"cannot write to output folder {str(folder)!r}")
+    # Try it rather than ask os.access, which says yes to root whatever the folder allows.
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise UserError(f"cannot write to output folder {str(folder)!r}: {error.strerror or error}") from error
     return fmt
 
 

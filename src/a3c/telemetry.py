@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from a3c.config import TrainConfig
     from a3c.worker import UpdateStats
 
 #: Seconds between a worker's reports; a few per second over all workers keeps the queue tiny.
@@ -114,6 +115,12 @@ def eval_line(report: EvalReport) -> str:
         f"FPS {report.global_steps / max(report.wall_time_s, 1e-9):.0f}, "
         f"episode reward {report.reward:g}, episode length {report.length}{note}"
     )
+
+
+def report_interval(config: "TrainConfig") -> float:
+    """Seconds between a worker's reports: at least two per log interval, so that every
+    ``train_metrics.csv`` row holds updates."""
+    return min(REPORT_INTERVAL_S, config.log_interval_s / 2)
 
 
 class WorkerReporter:

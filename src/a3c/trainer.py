@@ -207,7 +207,7 @@ class TrainerBase:
         self._start(resumed)
         self.start_step = self.global_step
         self.progress = Progress(cfg.max_steps, quiet=self.quiet, interval_s=self.progress_interval_s, initial_steps=self.global_step)
-        self.log = TrainingLog(self.run.path, cfg.lr)
+        self.log = TrainingLog(self.run.path, cfg.lr, interval_s=cfg.log_interval_s)
         invocation_start = time.time()
         self.start = invocation_start - elapsed_before  # the run's wall clock carries on across resumes
         verb = f"resuming at step {self.global_step:,}" if resumed else "training"

@@ -30,7 +30,7 @@ from a3c.model import Hidden
 from a3c.optim import make_optimizer
 from a3c.shared import SharedState, seed_process, unblock_sigint
 from a3c.task import Task, make_vector_env
-from a3c.telemetry import WorkerReporter
+from a3c.telemetry import WorkerReporter, report_interval
 
 
 @dataclass
@@ -346,7 +346,7 @@ def worker_main(rank: int, config: TrainConfig, task: Task, shared: SharedState)
     """Entry point of a training process. Runs until ``max_steps`` or the stop event."""
     unblock_sigint()
     worker = build_worker(rank, config, task, shared)
-    reporter = WorkerReporter(rank, shared.events)
+    reporter = WorkerReporter(rank, shared.events, interval_s=report_interval(config))
     shared.wait_for_evaluator()
     try:
         while not shared.should_stop(config.max_steps):
