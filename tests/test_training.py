@@ -196,7 +196,7 @@ def test_short_real_pong_run_then_evaluate(tmp_path, run_cli):
     )
     assert code == 0, err
     # Not a terminal: plain progress lines, no bar, no control characters.
-    assert re.search(r"^\[a3c\] \S+  step [\d,]+/2,000 \(\d+\.\d%\)  [\d,]+ steps/s  ETA ", out, re.MULTILINE), out
+    assert re.search(r"^\[a3c\] \d\dh \d\dm \d\ds  step [\d,]+/2,000 \(\d+\.\d%\)  [\d,]+ steps/s  ETA \S+", out, re.MULTILINE), out
     assert "[a3c] done: " in out
     assert not any(c in out + err for c in "\r\x1b")
     saved = yaml.safe_load((run / "config.yaml").read_text())

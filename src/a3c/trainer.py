@@ -106,6 +106,8 @@ class TrainerBase:
         """(seconds since start, global step), sampled by the watch loop, for throughput figures."""
         self.progress = Progress(config.max_steps, quiet=True)
         self.restarts: dict[str, int] = {}
+        self.starts: dict[str, int] = {}
+        """Each child's starts over the whole run, resumes included; picks its seeds."""
         self.failure: str | None = None
         """Why the watch loop gave up on the run, if it did."""
         self.segment = 0
@@ -156,6 +158,7 @@ class TrainerBase:
             "best_eval_reward": self.best_eval,
             "wall_time_s": time.time() - self.start,
             "segment": self.segment,
+            "starts": dict(self.starts),
             "rng": capture_rng_states(),
         }
         checkpoint = make_checkpoint(
@@ -169,10 +172,15 @@ class TrainerBase:
         return save_checkpoint(checkpoint, self.run.latest_path)
 
     def _child_config(self, name: str) -> TrainConfig:
-        """The config a child starts (or restarts) with. Each start after the run's very first gets
-        seeds no earlier process of the run used, so a restarted worker does not replay its episodes."""
+        """The config a child starts (or restarts) with; the backends call it once per start.
+
+        Generation g of child rank r is seeded with ``seed + g * (num_processes + 1) + r``, and g
+        counts that child's starts over the whole run (kept in the checkpoint's run state), so no
+        two starts of any segment or restart share a seed and a restarted worker does not replay
+        its episodes."""
         cfg = self.config
-        generation = self.segment + self.restarts.get(name, 0)
+        generation = self.starts.get(name, 0)
+        self.starts[name] = generation + 1
         return dataclasses.replace(cfg, seed=cfg.seed + generation * (cfg.num_processes + 1)) if generation else cfg
 
     def _load_resume_point(self) -> dict[str, Any]:
@@ -190,14 +198,22 @@ class TrainerBase:
             )
         return resumed
 
+    def _continue_from(self, run_state: dict[str, Any]) -> None:
+        """Take up the run's bookkeeping from a checkpoint's run state: the next segment, the best
+        score, and each child's starts so far (so that no seed is used twice)."""
+        self.segment = int(run_state.get("segment", 0)) + 1
+        self.best_eval = run_state.get("best_eval_reward")
+        # Checkpoints from before starts were kept: one generation per earlier segment.
+        names = [EVALUATOR, *(worker_name(rank) for rank in range(self.config.num_processes))]
+        self.starts = {name: int(run_state.get("starts", {}).get(name, self.segment)) for name in names}
+
     def train(self) -> TrainResult:
         cfg = self.config
         resumed = None
         if self.resume:
             resumed = self._load_resume_point()
             run_state = resumed.get("run_state", {})
-            self.segment = int(run_state.get("segment", 0)) + 1
-            self.best_eval = run_state.get("best_eval_reward")
+            self._continue_from(run_state)
             elapsed_before = float(run_state.get("wall_time_s", 0.0))
         else:
             self.run.create(force=self.force)
