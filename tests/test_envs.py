@@ -210,11 +210,7 @@ def test_fire_is_pressed_only_in_games_that_wait_for_it():
     assert waits_for_fire("Breakout") and not waits_for_fire("Pong")
 
     def wrappers(env):
-        found = []
-        while hasattr(env, "env"):
-            found.append(type(env))
-            env = env.env
-        return found
+        return [type(e) for e in _stack(env)]
 
     assert FireAtLifeStart not in wrappers(make_atari_env("PongDeterministic-v4", seed=0))  # the seed's Pong, untouched
     assert FireAtLifeStart in wrappers(make_atari_env("BreakoutDeterministic-v4", seed=0))

@@ -111,7 +111,8 @@ class TrainConfig:
 
     log_interval_s: float = 10.0
     """Seconds between rows of ``train_metrics.csv`` (and the TensorBoard training scalars).
-    Workers report to the trainer at least twice per interval (every 2 s at most)."""
+    Local workers report to the trainer at least twice per interval (every 2 s at most); Ray
+    workers report once per 2 s slice of work, so with a shorter interval some rows hold none."""
 
     def validate(self) -> "TrainConfig":
         """Raise :class:`UserError` with one clear line for the first invalid value."""

@@ -68,6 +68,11 @@ def worker_name(rank: int) -> str:
     return f"a3c-worker-{rank}"
 
 
+def child_names(num_processes: int) -> list[str]:
+    """Every child of a run, the evaluator first (workers wait until it is ready)."""
+    return [EVALUATOR, *(worker_name(rank) for rank in range(num_processes))]
+
+
 def nonfinite_failure(name: str, config: TrainConfig) -> str:
     return f"{name} met {config.max_nonfinite_updates} updates in a row with a non-finite loss or gradient (none was applied)"
 
@@ -204,8 +209,7 @@ class TrainerBase:
         self.segment = int(run_state.get("segment", 0)) + 1
         self.best_eval = run_state.get("best_eval_reward")
         # Checkpoints from before starts were kept: one generation per earlier segment.
-        names = [EVALUATOR, *(worker_name(rank) for rank in range(self.config.num_processes))]
-        self.starts = {name: int(run_state.get("starts", {}).get(name, self.segment)) for name in names}
+        self.starts = {name: int(run_state.get("starts", {}).get(name, self.segment)) for name in child_names(self.config.num_processes)}
 
     def train(self) -> TrainResult:
         cfg = self.config
@@ -401,7 +405,7 @@ class Trainer(TrainerBase):
 
     def _launch(self) -> None:
         # The evaluator first: workers wait until it is ready, so even a short run is evaluated.
-        for name in [EVALUATOR, *(worker_name(rank) for rank in range(self.config.num_processes))]:
+        for name in child_names(self.config.num_processes):
             self._start_child(name)
 
     def _start_child(self, name: str) -> mp.Process:
