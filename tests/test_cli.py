@@ -38,6 +38,8 @@ def _assert_one_line_error(code: int, out: str, err: str, fragment: str) -> None
         (["--envs-per-worker", "0"], "--envs-per-worker must be an integer >= 1"),
         (["--max-seconds", "0"], "--max-seconds must be > 0"),
         (["--eval-interval", "-1"], "--eval-interval must be >= 0"),
+        (["--log-interval", "0"], "--log-interval must be > 0 seconds"),
+        (["--log-interval", "nan"], "--log-interval must be a finite number"),
     ],
 )
 def test_train_rejects_bad_values_with_one_line(run_cli, tmp_path, args, fragment):
@@ -160,3 +162,14 @@ def test_evaluate_without_a_checkpoint_plays_the_shipped_pong_agent(run_cli):
     assert report["checkpoint"].endswith("pretrained/pong.pt")
     assert report["env_id"] == "PongDeterministic-v4"
     assert report["mean_reward"] >= 20
+
+
+def test_every_config_field_names_a_flag_that_exists_in_its_error_messages():
+    import dataclasses
+
+    from a3c.cli import build_parser
+    from a3c.config import TrainConfig, flag_name
+
+    train = next(a for a in build_parser()._subparsers._group_actions[0].choices.values() if a.prog.endswith(" train"))
+    flags = {option for action in train._actions for option in action.option_strings}
+    assert [f.name for f in dataclasses.fields(TrainConfig) if flag_name(f.name) not in flags] == []

@@ -120,13 +120,13 @@ class TrainConfig:
         def finite(name: str) -> float:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise UserError(f"--{name.replace('_', '-')} must be a finite number, got {value!r}")
+                raise UserError(f"{flag_name(name)} must be a finite number, got {value!r}")
             return float(value)
 
         def integer(name: str, minimum: int) -> None:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise UserError(f"--{name.replace('_', '-')} must be an integer >= {minimum}, got {value!r}")
+                raise UserError(f"{flag_name(name)} must be an integer >= {minimum}, got {value!r}")
 
         if finite("lr") <= 0:
             raise UserError(f"--lr must be > 0, got {self.lr}")
@@ -222,6 +222,15 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
+def flag_name(field: str) -> str:
+    """The ``a3c train`` flag of a config field, its unit dropped: ``eval_interval_s`` is
+    ``--eval-interval``, and ``checkpoint_interval_steps`` is ``--checkpoint-interval`` (``Nsteps``)."""
+    name = field.removesuffix("_s")
+    if name.endswith("_interval_steps"):
+        name = name.removesuffix("_steps")
+    return "--" + name.replace("_", "-")
+
+
 #: What a resumed run may change: how long it goes on and how it is watched, never the algorithm.
 RESUMABLE = ("max_steps", "max_seconds", "checkpoint_interval_s", "checkpoint_interval_steps", "eval_interval_s", "log_interval_s", "max_restarts", "max_nonfinite_updates")
 
@@ -240,10 +249,10 @@ def resume_config(run_dir: str | os.PathLike[str], **overrides: Any) -> TrainCon
         raise UserError(f"cannot resume {str(path)!r}: {error}") from None
     for key, value in overrides.items():
         if key not in RESUMABLE and value != getattr(saved, key):
-            flag = "--" + key.replace("_", "-")
+            flag = flag_name(key)
             raise UserError(
                 f"{flag} {value} conflicts with the run's {key} {getattr(saved, key)!r}: a resumed run keeps its config "
-                f"(it may change {', '.join('--' + k.replace('_', '-') for k in RESUMABLE)})"
+                f"(it may change {', '.join(dict.fromkeys(flag_name(k) for k in RESUMABLE))})"
             )
     return dataclasses.replace(saved, **overrides).validate()
 
