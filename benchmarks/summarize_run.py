@@ -13,25 +13,52 @@ import csv
 import statistics
 from pathlib import Path
 
+from a3c.run_dir import eval_rounds, round_size_of
+
 
 def load(path: Path) -> list[dict[str, float]]:
     with path.open(newline="") as handle:
         return [
-            {"t": float(r["wall_time_s"]), "steps": float(r["global_steps"]), "reward": float(r["episode_reward"]), "length": float(r["episode_length"]), "stuck": r.get("ended_by") == "stuck"}
+            {
+                "t": float(r["wall_time_s"]),
+                "steps": float(r["global_steps"]),
+                "reward": float(r["episode_reward"]),
+                "length": float(r["episode_length"]),
+                "stuck": r.get("ended_by") == "stuck",
+                "weights_step": r.get("weights_step", ""),
+            }
             for r in csv.DictReader(handle)
         ]
 
 
-def solve_point(rows: list[dict[str, float]], threshold: float = 18.0, window: int = 5) -> dict[str, float] | None:
-    """The first evaluation row at which the last ``window`` full episodes average >= threshold."""
+def solve_point(rows: list[dict[str, float]], round_size: int = 1, threshold: float = 18.0, window: int = 5) -> dict[str, float] | None:
+    """The evaluation row at which the run first counts as solved, with ``mean`` added.
+
+    Rounds of ``round_size`` > 1 episodes (one weights copy each, ``--eval-episodes``): the first
+    round whose mean is >= ``threshold``, every episode counted. Runs that evaluated one episode
+    at a time (from before rounds): the first time the last ``window`` full episodes average >=
+    ``threshold`` (stuck-guard episodes left out), the criterion of our earlier results.
+    """
+    if round_size > 1:
+        for played in eval_rounds(rows, round_size):
+            mean = statistics.fmean(r["reward"] for r in played)
+            if mean >= threshold:
+                return {**played[-1], "mean": mean}
+        return None
     recent: list[float] = []
     for row in rows:
         if row["stuck"]:
             continue
         recent = (recent + [row["reward"]])[-window:]
         if len(recent) == window and statistics.fmean(recent) >= threshold:
-            return row
+            return {**row, "mean": statistics.fmean(recent)}
     return None
+
+
+def criterion(round_size: int, threshold: float = 18.0, window: int = 5) -> str:
+    if round_size > 1:
+        return f"a round of {round_size} greedy episodes with one weights copy averages >= {threshold:g}"
+    return f"the last {window} full greedy episodes average >= {threshold:g}"
 
 
 def main() -> None:
@@ -39,6 +66,7 @@ def main() -> None:
     parser.add_argument("metrics", type=Path)
     parser.add_argument("--every", type=float, default=300.0, help="window length in seconds (default 300)")
     parser.add_argument("--warmup", type=float, default=300.0, help="seconds excluded from the steady-state rate")
+    parser.add_argument("--threshold", type=float, default=18.0, help="greedy mean that counts as solved (default 18, Pong)")
     args = parser.parse_args()
     rows = load(args.metrics)
     if not rows:
@@ -66,11 +94,12 @@ def main() -> None:
     if len(steady) >= 2:
         rate = (steady[-1]["steps"] - steady[0]["steps"]) / (steady[-1]["t"] - steady[0]["t"])
         print(f"\nsteady-state rate after {args.warmup:.0f} s: {rate:.0f} global steps/s")
-    solved = solve_point(rows)
+    round_size = round_size_of(args.metrics.parent)
+    solved = solve_point(rows, round_size, args.threshold)
     if solved is None:
-        print("not solved: the greedy evaluation never averaged >= 18 over its last 5 full episodes")
+        print(f"not solved: never {criterion(round_size, args.threshold)}")
     else:
-        print(f"solved (last 5 full greedy episodes average >= 18) at {solved['t'] / 60:.1f} min, {solved['steps']:,.0f} steps")
+        print(f"solved ({criterion(round_size, args.threshold)}) at {solved['t'] / 60:.1f} min, {solved['steps']:,.0f} steps")
     print(f"final: {rows[-1]['steps']:,.0f} steps at {end / 60:.1f} min; best full episode {max(r['reward'] for r in rows if not r['stuck']):g}")
 
 

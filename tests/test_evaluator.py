@@ -58,40 +58,51 @@ class TrainingInReset(ScriptedRewardEnv):
     """Stands in for the workers, in-process and deterministic: each reset (which the evaluator
     does right after syncing) moves the shared weights and the counter on."""
 
-    def __init__(self, shared):
+    def __init__(self, shared, scores=None):
         super().__init__([0.0])
         self.shared = shared
+        self.scores = scores
         self.episode = 0
 
     def reset(self, *, seed=None, options=None):
         self.episode += 1
-        self.rewards = [float(self.episode)]  # later episodes score higher
+        # By default later episodes score higher.
+        self.rewards = [float(self.episode) if self.scores is None else self.scores[self.episode - 1]]
         with torch.no_grad():
             self.shared.model.critic_linear.bias.fill_(self.episode)
         self.shared.add_steps(10)
         return super().reset(seed=seed)
 
 
-def test_evaluator_syncs_at_each_episode_start_logs_and_keeps_the_best_weights(tmp_path, capsys):
-    import csv
+def _run_evaluator(tmp_path, eval_episodes, scores=None):
+    """The evaluation process, in this process, against TrainingInReset, until step 50."""
     import functools
 
     import torch.multiprocessing as mp
 
-    from a3c.checkpoint import load_checkpoint
     from a3c.config import TrainConfig
     from a3c.evaluator import evaluator_main
     from a3c.run_dir import RunDir
     from a3c.shared import SharedState
     from a3c.task import Task, mlp_model
-    from a3c.telemetry import eval_line
 
     shared = SharedState.create(MLPActorCritic(4, 2), None, mp.get_context("spawn"))
-    env = TrainingInReset(shared)
+    env = TrainingInReset(shared, scores)
     task = Task("Scripted", functools.partial(lambda seed, env: env, env=env), mlp_model)
     run = RunDir(tmp_path).create(force=True)
     run.start_metrics()
-    evaluator_main(2, TrainConfig(env_name="Scripted", num_processes=2, max_steps=50), task, shared, str(tmp_path), 0.0)
+    config = TrainConfig(env_name="Scripted", num_processes=2, max_steps=50, eval_episodes=eval_episodes)
+    evaluator_main(2, config, task, shared, str(tmp_path), 0.0)
+    return shared, run
+
+
+def test_evaluator_syncs_at_each_episode_start_logs_and_keeps_the_best_weights(tmp_path, capsys):
+    import csv
+
+    from a3c.checkpoint import load_checkpoint
+    from a3c.telemetry import eval_line
+
+    shared, run = _run_evaluator(tmp_path, eval_episodes=1)  # the seed's evaluator: every episode a round
 
     rows = list(csv.DictReader(run.metrics_path.open()))
     # Episode k syncs weights that the previous reset wrote (bias k - 1, step 10 (k - 1)); the
@@ -105,6 +116,40 @@ def test_evaluator_syncs_at_each_episode_start_logs_and_keeps_the_best_weights(t
     reports = _drain_all(shared.events, 4)
     assert [(r.reward, r.length, r.ended_by) for r in reports] == [(1.0, 1, "terminated"), (2.0, 1, "terminated"), (3.0, 1, "terminated"), (4.0, 1, "terminated")]
     assert re.fullmatch(r"Time \d\dh \d\dm \d\ds, num steps 20, FPS \d+, episode reward 2, episode length 1", eval_line(reports[1]))
+
+
+def test_best_goes_by_the_round_mean_so_a_lucky_episode_does_not_win(tmp_path):
+    import csv
+
+    from a3c.checkpoint import load_checkpoint
+    from a3c.run_dir import eval_rounds
+    from a3c.telemetry import eval_line
+
+    # Rounds of 2: episodes 1-2 play the weights of step 0 and score 10 and -10 (mean 0); episodes
+    # 3-4 play the weights of step 20 and score 2 and 2 (mean 2). The fifth reset reaches max_steps.
+    shared, run = _run_evaluator(tmp_path, eval_episodes=2, scores=[10.0, -10.0, 2.0, 2.0, 0.0])
+    rows = list(csv.DictReader(run.metrics_path.open()))
+    assert [int(r["weights_step"]) for r in rows] == [0, 0, 20, 20]  # one weights copy per round
+    assert [[float(r["episode_reward"]) for r in played] for played in eval_rounds(rows, 2)] == [[10.0, -10.0], [2.0, 2.0]]
+    best = load_checkpoint(run.best_path)
+    assert best["eval_reward"] == 2.0 and best["global_step"] == 20
+    assert best["model"]["critic_linear.bias"].item() == 2.0  # the second round's weights, not the lucky 10's
+    reports = _drain_all(shared.events, 4)
+    assert [r.round_mean for r in reports] == [None, 0.0, None, 2.0]
+    assert eval_line(reports[3]).endswith("; greedy mean 2.00 +- 0.00 over 2 episodes (weights of step 20)")
+
+
+def test_eval_rounds_leave_out_a_round_that_a_stop_cut_short():
+    from a3c.run_dir import eval_rounds
+
+    def rows(*steps):
+        return [{"weights_step": str(s), "episode_reward": i} for i, s in enumerate(steps)]
+
+    # Rounds of 3: [0,0,0] complete; [30,30] cut by a restart; [60,60,60] complete; two rounds of
+    # the same weights (no training between) split by size; the last [90] unfinished.
+    got = eval_rounds(rows(0, 0, 0, 30, 30, 60, 60, 60, 60, 60, 60, 90), 3)
+    assert [[r["weights_step"] for r in played] for played in got] == [["0"] * 3, ["60"] * 3, ["60"] * 3]
+    assert [len(played) for played in eval_rounds(rows(0, 10, 20), 1)] == [1, 1, 1]
 
 
 def _drain_all(events, count: int, timeout_s: float = 5.0) -> list:

@@ -94,6 +94,13 @@ def _add_train_parser(subparsers: Any) -> None:
     algo.add_argument("--env-name", "--env", dest="env_name", help=f"Atari game id, legacy ids accepted ({default('env_name')})")
     algo.add_argument("--no-shared", action="store_true", help="per-worker optimiser statistics instead of shared ones")
     algo.add_argument(
+        "--sticky",
+        type=probability,
+        help="sticky actions: the ALE's repeat-action probability for training and evaluation (default: the id's own, "
+        "0 for PongDeterministic-v4, 0.25 for ALE/Pong-v5)",
+    )
+    algo.add_argument("--noop-max", type=non_negative_int, help=f"0 to N random no-ops after each reset ({default('noop_max')})")
+    algo.add_argument(
         "--max-steps", type=int, help=f"global env steps before training stops ({default('max_steps', ',')}; the seed's quick run: 20,000)"
     )
     algo.add_argument(
@@ -122,6 +129,12 @@ def _add_train_parser(subparsers: Any) -> None:
         help=f"seconds the evaluator pauses between greedy episodes ({default('eval_interval_s', 'g')}: plays without pause)",
     )
     run.add_argument(
+        "--eval-episodes",
+        type=positive_int,
+        help=f"greedy episodes per evaluation round, one weights copy each; best.pt and 'solved' go by the round mean "
+        f"({default('eval_episodes')})",
+    )
+    run.add_argument(
         "--log-interval",
         dest="log_interval_s",
         type=float,
@@ -143,18 +156,58 @@ def _add_train_parser(subparsers: Any) -> None:
     p.set_defaults(func=_cmd_train)
 
 
+def probability(text: str) -> float:
+    """argparse type: a probability in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a probability in [0, 1], got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
 def _add_evaluate_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "evaluate",
         help="play greedy episodes with a checkpoint",
-        description="Play greedy episodes (argmax policy) with the seed's stuck guard.",
+        description=(
+            "Play greedy episodes (argmax policy) with the seed's stuck guard. By default the game plays with the "
+            "settings the checkpoint was trained with; --sticky and --noop-max set the evaluation protocol "
+            "(the field's standard: --env ALE/<Game>-v5, sticky actions 0.25). Episode i resets with seed "
+            "--seed + i, so results do not depend on --num-processes."
+        ),
     )
     p.add_argument(
         "--checkpoint", help="checkpoint file, or a run dir (its best checkpoint is used); default: the shipped Pong agent"
     )
     p.add_argument("--episodes", type=positive_int, default=10, help="episodes to play (default 10)")
     p.add_argument("--env", "--env-name", dest="env_name", help="game id (default: the checkpoint's)")
-    p.add_argument("--seed", type=int, default=0, help="env seed (default 0)")
+    p.add_argument(
+        "--sticky",
+        type=probability,
+        help="repeat-action probability P of sticky actions (default: the checkpoint's, else the id's own: 0.25 for ALE/*-v5)",
+    )
+    p.add_argument(
+        "--noop-max", type=non_negative_int, help="0 to N random no-op actions after each reset (default: the checkpoint's, else 0)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="episode i resets the env with seed + i (default 0)")
+    p.add_argument(
+        "--num-processes",
+        type=positive_int,
+        help=f"play episodes in this many parallel processes (default: one per CPU, here {default_num_processes()}, at most --episodes)",
+    )
     p.add_argument("--max-episode-length", type=positive_int, default=1_000_000, help="episode cap (default 1000000)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.set_defaults(func=_cmd_evaluate)
@@ -221,28 +274,35 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from a3c.evaluator import load_policy, play_greedy_episode
+    from a3c.checkpoint import load_checkpoint
+    from a3c.evaluator import evaluation_protocol, play_episodes
+    from a3c.pretrained import pong_checkpoint
 
     # No --checkpoint: the shipped agent, as the seed's notebook loads its own.
-    policy = load_policy(args.checkpoint, args.env_name, args.seed)
-    checkpoint, env_id, env, model = policy.checkpoint, policy.env_id, policy.env, policy.model
+    checkpoint = load_checkpoint(args.checkpoint if args.checkpoint is not None else pong_checkpoint())
+    protocol = evaluation_protocol(checkpoint, args.env_name, args.sticky, args.noop_max, args.max_episode_length)
+    seeds = [args.seed + i for i in range(args.episodes)]
+    processes = min(args.num_processes or default_num_processes(), args.episodes)
+    if not args.json:
+        print(f"checkpoint: {checkpoint['path']} (global step {checkpoint['global_step']:,})")
+        print(f"protocol: {protocol.describe()}; {args.episodes} episodes, seeds {seeds[0]}-{seeds[-1]}", flush=True)
     rewards: list[float] = []
     lengths: list[int] = []
     ended_by: list[str] = []
-    for episode in range(1, args.episodes + 1):
-        result = play_greedy_episode(model, env, args.max_episode_length)
-        assert result is not None
+    for seed, result in zip(seeds, play_episodes(checkpoint["path"], protocol, seeds, processes)):
         rewards.append(result.reward)
         lengths.append(result.length)
         ended_by.append(result.ended_by)
         if not args.json:
             note = "" if result.ended_by == "terminated" else f" ({result.ended_by})"
-            print(f"episode {episode}: reward {result.reward:g}, length {result.length}{note}", flush=True)
-    env.close()
+            print(f"episode {len(rewards)} (seed {seed}): reward {result.reward:g}, length {result.length}{note}", flush=True)
     summary: dict[str, Any] = {
         "checkpoint": checkpoint["path"],
-        "env_id": env_id,
+        "env_id": protocol.env_id,
         "global_step": checkpoint["global_step"],
+        "protocol": protocol.to_dict(),
+        "seeds": seeds,
+        "num_episodes": len(rewards),
         "episodes": rewards,
         "lengths": lengths,
         "ended_by": ended_by,

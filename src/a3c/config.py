@@ -43,6 +43,15 @@ class TrainConfig:
     env_name: str = "PongDeterministic-v4"
     """Gymnasium/ALE id of the Atari game. Legacy ids such as PongDeterministic-v4 are accepted."""
 
+    sticky: float | None = None
+    """Sticky actions: the ALE's repeat-action probability, in [0, 1], for training and the
+    evaluator. None: the id's own (0 for PongDeterministic-v4, 0.25 for ALE/Pong-v5, the field's
+    evaluation standard since Machado et al. 2018)."""
+
+    noop_max: int = 0
+    """Random no-op starts: 0 to this many NOOP actions after each reset (0: none; 30 is the
+    protocol of Mnih et al. 2015)."""
+
     lr: float = 0.0001
     """Learning rate of the shared optimiser."""
 
@@ -109,6 +118,12 @@ class TrainConfig:
     """Seconds the evaluator pauses between greedy episodes. 0 is the seed's evaluator, which
     plays without pause and takes about a third of a 2-core machine from the workers."""
 
+    eval_episodes: int = 5
+    """Greedy episodes per evaluation round, all played with one copy of the weights. ``best.pt``
+    holds the round with the highest mean, and the progress line and "solved" (a round mean >= 18
+    on Pong) go by it, so that one lucky episode under sticky actions wins nothing. 1 gives the
+    seed's evaluator, which copied the weights before every episode."""
+
     log_interval_s: float = 10.0
     """Seconds between rows of ``train_metrics.csv`` (and the TensorBoard training scalars).
     Local workers report to the trainer at least twice per interval (every 2 s at most); Ray
@@ -156,6 +171,10 @@ class TrainConfig:
         integer("envs_per_worker", 1)
         integer("max_restarts", 0)
         integer("max_nonfinite_updates", 1)
+        integer("noop_max", 0)
+        integer("eval_episodes", 1)
+        if self.sticky is not None and not 0 <= finite("sticky") <= 1:
+            raise UserError(f"--sticky must be a probability in [0, 1], got {self.sticky}")
         if self.checkpoint_interval_steps is not None:
             integer("checkpoint_interval_steps", 1)
         if self.optimizer not in OPTIMIZERS:
@@ -232,7 +251,17 @@ def flag_name(field: str) -> str:
 
 
 #: What a resumed run may change: how long it goes on and how it is watched, never the algorithm.
-RESUMABLE = ("max_steps", "max_seconds", "checkpoint_interval_s", "checkpoint_interval_steps", "eval_interval_s", "log_interval_s", "max_restarts", "max_nonfinite_updates")
+RESUMABLE = (
+    "max_steps",
+    "max_seconds",
+    "checkpoint_interval_s",
+    "checkpoint_interval_steps",
+    "eval_interval_s",
+    "eval_episodes",
+    "log_interval_s",
+    "max_restarts",
+    "max_nonfinite_updates",
+)
 
 
 def resume_config(run_dir: str | os.PathLike[str], **overrides: Any) -> TrainConfig:

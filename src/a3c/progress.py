@@ -1,7 +1,8 @@
 """What ``a3c train`` shows while it runs.
 
 On a terminal: a tqdm bar of global steps out of ``max_steps`` with steps/s, ETA and the last
-and best evaluation reward; log lines print above it. Elsewhere (CI, ``nohup``, a pipe): the
+and best evaluation round's mean reward (``eval mean/5 last 12.4 best 15.0``: rounds of 5 greedy
+episodes with one weights copy each; ``eval last 3 best 7`` when each episode is a round); log lines print above it. Elsewhere (CI, ``nohup``, a pipe): the
 same facts as a plain line every ``interval_s`` seconds, with no control characters. ``quiet``
 shows nothing.
 """
@@ -34,6 +35,7 @@ class Progress:
         self.last_line_at = -math.inf
         self.last_eval: float | None = None
         self.best_eval: float | None = None
+        self.round_episodes = 1
         self._bar = None
         if not quiet and self.interactive:
             from tqdm import tqdm
@@ -51,14 +53,18 @@ class Progress:
         else:
             print(line, file=self.stream, flush=True)
 
-    def eval_result(self, reward: float) -> None:
-        self.last_eval = reward
-        self.best_eval = reward if self.best_eval is None else max(self.best_eval, reward)
+    def eval_result(self, mean_reward: float, episodes: int = 1) -> None:
+        """A finished evaluation round: its mean reward over ``episodes`` greedy episodes."""
+        self.last_eval = mean_reward
+        self.round_episodes = episodes
+        self.best_eval = mean_reward if self.best_eval is None else max(self.best_eval, mean_reward)
 
     def _evals(self) -> str:
         if self.last_eval is None:
             return "eval -"
-        return f"eval last {self.last_eval:g} best {self.best_eval:g}"
+        if self.round_episodes == 1:
+            return f"eval last {self.last_eval:g} best {self.best_eval:g}"
+        return f"eval mean/{self.round_episodes} last {self.last_eval:.1f} best {self.best_eval:.1f}"
 
     def update(self, elapsed_s: float, global_steps: int, steps_per_s: float, max_seconds: float | None = None) -> None:
         if self.quiet:

@@ -356,7 +356,7 @@ class RayTrainer(TrainerBase):
         self.failed_child: str | None = None
         self.evaluator_ready = False
         self.eval_refs: tuple[Any, Any] | None = None
-        """(weights, global step) refs of the episode in flight."""
+        """(weights, global step) refs of the round in play: every episode of a round plays them."""
         self.next_eval_at = 0.0
         self.launched_at = 0.0
         self.step_ref: Any = None
@@ -432,9 +432,10 @@ class RayTrainer(TrainerBase):
         elif method == "train_for":
             ref = actor.train_for.remote(SLICE_S)
         else:
-            weights_ref, step_ref = self.server.weights.options(num_returns=2).remote()
-            self.eval_refs = (weights_ref, step_ref)
-            ref = actor.play.remote(weights_ref)  # the weights go from the server to the evaluator directly
+            assert self.recorder is not None
+            if self.eval_refs is None or self.recorder.starts_round:  # a round plays one weights copy
+                self.eval_refs = self.server.weights.options(num_returns=2).remote()
+            ref = actor.play.remote(self.eval_refs[0])  # the weights go from the server to the evaluator directly
         self.pending[ref] = (name, method)
 
     def _poll(self) -> bool:
@@ -524,7 +525,6 @@ class RayTrainer(TrainerBase):
     def _evaluated(self, result: EpisodeResult) -> None:
         assert self.eval_refs is not None and self.model is not None and self.recorder is not None
         weights_ref, step_ref = self.eval_refs
-        self.eval_refs = None
         if self.stopping:  # the local evaluator abandons its episode when the run stops
             return
         set_flat_parameters(self.model, ray.get(weights_ref))
@@ -538,6 +538,8 @@ class RayTrainer(TrainerBase):
         cfg = self.config
         if name == EVALUATOR:
             self.evaluator_ready, self.eval_refs = False, None
+            if self.recorder is not None:
+                self.recorder.abandon_round()
         reason = _reason(error)
         if not isinstance(error, RayActorError):
             # The remote traceback, as a local child prints its own (without Ray's colour codes).

@@ -42,7 +42,7 @@ _BAND_DIVISOR = 3
 
 def add_parser(subparsers: Any) -> None:
     """Register the ``record`` subcommand on the ``a3c`` parser."""
-    from a3c.cli import positive_int
+    from a3c.cli import non_negative_int, positive_int, probability
 
     p = subparsers.add_parser(
         "record",
@@ -63,6 +63,8 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("--episodes", type=positive_int, default=1, help="episodes to play (default 1)")
     p.add_argument("--env", "--env-name", dest="env_name", help="game id (default: the checkpoint's)")
+    p.add_argument("--sticky", type=probability, help="sticky-action probability (default: the checkpoint's, else the id's own)")
+    p.add_argument("--noop-max", type=non_negative_int, help="0 to N random no-ops after each reset (default: the checkpoint's, else 0)")
     p.add_argument("--seed", type=int, default=0, help="env seed (default 0)")
     p.add_argument(
         "--max-episode-length",
@@ -334,7 +336,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
     from a3c.evaluator import load_policy
 
     path = check_output_path(args.out, args.fps)  # before the slower loading, so a typo fails at once
-    policy = load_policy(args.checkpoint, args.env_name, args.seed, render_mode="rgb_array")
+    policy = load_policy(args.checkpoint, args.env_name, args.seed, render_mode="rgb_array", sticky=args.sticky, noop_max=args.noop_max)
 
     def report(episode: int, result: EpisodeResult) -> None:
         note = "" if result.ended_by == "terminated" else f" ({result.ended_by})"

@@ -4,7 +4,7 @@
 
     runs/PongDeterministic-v4-20261125-141500/
         config.yaml             the resolved TrainConfig
-        metrics.csv             one row per evaluation episode
+        metrics.csv             one row per evaluation episode (rounds: see eval_rounds)
         checkpoints/latest.pt   written periodically and at the end
         checkpoints/best.pt     the evaluated weights with the highest episode reward
         replaced-<time>/        what the folder held before, when started again with --force
@@ -37,6 +37,35 @@ METRICS_FIELDS = (
 )
 """Columns of ``metrics.csv``. ``fps`` is global steps per second of wall time since the start;
 ``weights_step`` is the global step at which the evaluated weights were copied."""
+
+
+def eval_rounds(rows: list[dict[str, Any]], round_size: int) -> list[list[dict[str, Any]]]:
+    """The complete evaluation rounds among ``metrics.csv`` rows, in order.
+
+    A round is ``round_size`` consecutive episodes played with one weights copy, so its rows share
+    a ``weights_step``: consecutive rows with the same ``weights_step`` are cut into rounds of
+    ``round_size``. A round left unfinished by a stop or a restarted evaluator is left out.
+    """
+    rounds: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    for row in rows:
+        if current and (len(current) == round_size or str(row["weights_step"]) != str(current[0]["weights_step"])):
+            if len(current) == round_size:
+                rounds.append(current)
+            current = []
+        current.append(row)
+    if len(current) == round_size:
+        rounds.append(current)
+    return rounds
+
+
+def round_size_of(run_path: str | os.PathLike[str]) -> int:
+    """A run's ``eval_episodes`` from its ``config.yaml`` (1 for runs from before rounds)."""
+    try:
+        data = yaml.safe_load((Path(run_path) / "config.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return 1
+    return int(data.get("eval_episodes") or 1) if isinstance(data, dict) else 1
 
 
 def default_run_dir(env_id: str, now: dt.datetime | None = None) -> Path:

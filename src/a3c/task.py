@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import gymnasium as gym
 from torch import nn
 
-from a3c.envs.atari import make_atari_env, resolve_env_id
+from a3c.envs.atari import check_env_settings, make_atari_env, resolve_env_id
 from a3c.envs.toy import make_corridor
 from a3c.model import ActorCritic, MLPActorCritic
 
@@ -36,13 +36,16 @@ def mlp_model(env: gym.Env) -> nn.Module:
     return MLPActorCritic(env.observation_space.shape[0], env.action_space)
 
 
-def atari_task(env_id: str) -> Task:
-    """The seed's setting: a preprocessed Atari game and the conv+LSTM network.
+def atari_task(env_id: str, sticky: float | None = None, noop_max: int = 0) -> Task:
+    """The seed's setting: a preprocessed Atari game and the conv+LSTM network, with the
+    sticky-action probability (None: the id's own) and no-op starts of
+    :func:`a3c.envs.atari.make_atari_env`.
 
     Raises :class:`a3c.errors.UserError` at once for an id that is not an Atari game.
     """
     resolve_env_id(env_id)
-    return Task(env_id, functools.partial(make_atari_env, env_id), conv_model)
+    check_env_settings(sticky, noop_max)
+    return Task(env_id, functools.partial(make_atari_env, env_id, sticky=sticky, noop_max=noop_max), conv_model)
 
 
 def corridor_task(length: int = 10, time_limit: int = 20) -> Task:

@@ -6,7 +6,7 @@ writer per file and no lock in the training loop.
 
 - Workers send :class:`WorkerReport` about every :data:`REPORT_INTERVAL_S` seconds: sums over
   their updates since the last report.
-- The evaluator sends one :class:`EvalReport` per greedy episode.
+- The evaluator sends one :class:`EvalReport` per greedy episode; a round's last one carries its mean.
 - :class:`TrainingLog` turns them into TensorBoard scalars (in the run dir itself, so that
   ``tensorboard --logdir runs`` shows one run per folder) and ``train_metrics.csv``.
 """
@@ -51,6 +51,7 @@ interval; the training episode return is the mean raw game score of the episodes
 TAGS = {
     "eval_reward": "eval/episode_reward",
     "eval_length": "eval/episode_length",
+    "eval_mean_reward": "eval/round_mean_reward",
     "policy_loss": "loss/policy",
     "value_loss": "loss/value",
     "entropy": "loss/entropy",
@@ -96,25 +97,38 @@ class WorkerReport:
 
 @dataclass
 class EvalReport:
-    """One greedy evaluation episode, as written to ``metrics.csv``."""
+    """One greedy evaluation episode, as written to ``metrics.csv``; the last episode of a round
+    also carries the round's statistics."""
 
     wall_time_s: float
     global_steps: int
     reward: float
     length: int
     ended_by: str
+    round_mean: float | None = None
+    """Mean reward of the round that this episode ends (None: the round goes on)."""
+    round_std: float | None = None
+    round_episodes: int = 0
+    weights_step: int = 0
+    """The global step at which the round's weights were copied."""
 
 
 def eval_line(report: EvalReport) -> str:
-    """The seed notebook's line for one evaluation episode."""
+    """The seed notebook's line for one evaluation episode, and the round's mean where it ends one."""
     from a3c.evaluator import format_elapsed
 
     note = "" if report.ended_by == "terminated" else f" ({report.ended_by})"
-    return (
+    line = (
         f"Time {format_elapsed(report.wall_time_s)}, num steps {report.global_steps}, "
         f"FPS {report.global_steps / max(report.wall_time_s, 1e-9):.0f}, "
         f"episode reward {report.reward:g}, episode length {report.length}{note}"
     )
+    if report.round_mean is not None and report.round_episodes > 1:
+        line += (
+            f"; greedy mean {report.round_mean:.2f} +- {report.round_std or 0.0:.2f} over {report.round_episodes} "
+            f"episodes (weights of step {report.weights_step:,})"
+        )
+    return line
 
 
 def report_interval(config: "TrainConfig") -> float:
@@ -206,6 +220,8 @@ class TrainingLog:
     def eval_episode(self, report: EvalReport) -> None:
         self.writer.add_scalar(TAGS["eval_reward"], report.reward, report.global_steps, walltime=None)
         self.writer.add_scalar(TAGS["eval_length"], report.length, report.global_steps)
+        if report.round_mean is not None:
+            self.writer.add_scalar(TAGS["eval_mean_reward"], report.round_mean, report.global_steps)
 
     def worker_report(self, report: WorkerReport) -> None:
         self.window.add(report)

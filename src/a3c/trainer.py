@@ -99,7 +99,7 @@ class TrainerBase:
         step counter, weights, optimiser statistics, best evaluation and wall clock carry on,
         and the metrics files are appended to."""
         self.config = config.validate()
-        self.task = task or atari_task(config.env_name)
+        self.task = task or atari_task(config.env_name, config.sticky, config.noop_max)
         if resume and run_dir is None:
             raise UserError("resuming needs the run dir to continue")
         self.run = RunDir(run_dir or default_run_dir(self.task.env_id))
@@ -311,8 +311,9 @@ class TrainerBase:
         for message in self._messages():
             if isinstance(message, EvalReport):
                 self.log.eval_episode(message)
-                self.progress.eval_result(message.reward)
-                self.best_eval = message.reward if self.best_eval is None else max(self.best_eval, message.reward)
+                if message.round_mean is not None:
+                    self.progress.eval_result(message.round_mean, message.round_episodes)
+                    self.best_eval = message.round_mean if self.best_eval is None else max(self.best_eval, message.round_mean)
                 self.progress.log(eval_line(message))
             else:
                 self.log.worker_report(message)

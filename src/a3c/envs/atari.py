@@ -32,7 +32,7 @@ import ale_py
 import gymnasium as gym
 import numpy as np
 
-from a3c.envs.wrappers import FireAtLifeStart, Rescale42x42, RunningFrameNormalizer
+from a3c.envs.wrappers import FireAtLifeStart, NoopStart, Rescale42x42, RunningFrameNormalizer
 from a3c.errors import UserError
 
 gym.register_envs(ale_py)
@@ -131,21 +131,45 @@ def waits_for_fire(game: str) -> bool:
         probe.close()
 
 
-def make_atari_env(env_id: str, seed: int | None = None, render_mode: str | None = None) -> gym.Env:
+def make_atari_env(
+    env_id: str,
+    seed: int | None = None,
+    render_mode: str | None = None,
+    *,
+    sticky: float | None = None,
+    noop_max: int = 0,
+) -> gym.Env:
     """Build the seed's Atari env: observations are float32 arrays of shape (1, 42, 42).
 
-    ``seed`` seeds the emulator (sticky actions, random frame skips) and the action space;
-    later ``reset()`` calls without a seed continue from it. Raises :class:`UserError` for an
-    id that is not an Atari game.
+    ``seed`` seeds the emulator (sticky actions, random frame skips, no-op starts) and the action
+    space; later ``reset()`` calls without a seed continue from it. ``sticky`` is the ALE's
+    repeat-action probability (None: the id's own, see the table above); ``noop_max`` > 0 takes
+    0 to ``noop_max`` random NOOPs after each reset. Raises :class:`UserError` for an id that is
+    not an Atari game or a setting out of range.
     """
     spec = resolve_env_id(env_id)
-    env = gym.make(spec.ale_id, render_mode=render_mode, **spec.make_kwargs())
+    check_env_settings(sticky, noop_max)
+    kwargs = spec.make_kwargs()
+    if sticky is not None:
+        kwargs["repeat_action_probability"] = float(sticky)
+    env = gym.make(spec.ale_id, render_mode=render_mode, **kwargs)
     if seed is not None:
         # Seed the raw env before the normaliser wraps it, so seeding does not count as a frame.
         env.reset(seed=seed)
         env.action_space.seed(seed)
+    if noop_max > 0:
+        # No-ops first, then FIRE: a game that waits for FIRE stands still through the no-ops.
+        env = NoopStart(env, noop_max, env.unwrapped.get_action_meanings().index("NOOP"))
     if waits_for_fire(spec.game):
         env = FireAtLifeStart(env, env.unwrapped.get_action_meanings().index("FIRE"))
     env = Rescale42x42(env)
     env = RunningFrameNormalizer(env)
     return env
+
+
+def check_env_settings(sticky: float | None, noop_max: int) -> None:
+    """Raise :class:`UserError` with one line for a sticky probability or no-op count out of range."""
+    if sticky is not None and (isinstance(sticky, bool) or not isinstance(sticky, (int, float)) or not 0.0 <= sticky <= 1.0):
+        raise UserError(f"--sticky must be a probability in [0, 1], got {sticky!r}")
+    if isinstance(noop_max, bool) or not isinstance(noop_max, int) or noop_max < 0:
+        raise UserError(f"--noop-max must be an integer >= 0, got {noop_max!r}")

@@ -117,3 +117,29 @@ class FireAtLifeStart(gym.Wrapper, gym.utils.RecordConstructorArgs):
             reward = float(reward) + float(fire_reward)
         self.lives = int(info.get("lives", 0))
         return obs, reward, terminated, truncated, info
+
+
+class NoopStart(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """After each reset, take a random number of NOOP actions, 0 to ``noop_max``.
+
+    The "random no-op starts" of Mnih et al. 2015's evaluation protocol: a greedy agent on a
+    deterministic game otherwise replays one memorised game. The count is drawn from the env's
+    own generator, so a seeded reset makes it reproducible; ``info["noops"]`` says how many.
+    """
+
+    def __init__(self, env: gym.Env, noop_max: int, noop_action: int = 0) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, noop_max=noop_max, noop_action=noop_action)
+        super().__init__(env)
+        if noop_max < 0:
+            raise ValueError(f"noop_max must be >= 0, got {noop_max}")
+        self.noop_max = noop_max
+        self.noop_action = noop_action
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        obs, info = self.env.reset(**kwargs)
+        noops = int(self.np_random.integers(0, self.noop_max + 1))
+        for _ in range(noops):
+            obs, _, terminated, truncated, info = self.env.step(self.noop_action)
+            if terminated or truncated:  # a game lost to standing still: start it again
+                obs, info = self.env.reset()
+        return obs, {**info, "noops": noops}

@@ -1,0 +1,134 @@
+"""The evaluation protocol: sticky actions and no-op starts really act, checkpoints carry the
+settings they were trained with, and ``a3c evaluate`` reports what it played."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from a3c.envs import make_atari_env
+from a3c.errors import UserError
+
+
+def _ram_after(env_id: str, action: int, sticky: float | None, steps: int = 40) -> np.ndarray:
+    env = make_atari_env(env_id, seed=0, sticky=sticky)
+    env.reset()
+    for _ in range(steps):
+        env.step(action)
+    ram = env.unwrapped.ale.getRAM().copy()
+    env.close()
+    return ram
+
+
+def test_sticky_actions_really_repeat_the_previous_action():
+    up = 2  # Pong's RIGHT, which moves the paddle up
+    # Without sticky actions, pressing UP moves the paddle: the console RAM differs from NOOPs'.
+    assert not np.array_equal(_ram_after("PongDeterministic-v4", up, 0.0), _ram_after("PongDeterministic-v4", 0, 0.0))
+    # With probability 1 every frame repeats the previous action, the reset's NOOP: UP never acts.
+    np.testing.assert_array_equal(_ram_after("PongDeterministic-v4", up, 1.0), _ram_after("PongDeterministic-v4", 0, 1.0))
+    # The setting reaches the emulator, over the id's own (0.25 for v5, 0 for Deterministic-v4).
+    for env_id, sticky, expected in [("ALE/Pong-v5", None, 0.25), ("ALE/Pong-v5", 0.0, 0.0), ("PongDeterministic-v4", 0.25, 0.25)]:
+        env = make_atari_env(env_id, seed=0, sticky=sticky)
+        assert env.unwrapped.ale.getFloat("repeat_action_probability") == pytest.approx(expected)
+        env.close()
+
+
+def test_noop_starts_take_0_to_n_noops_after_each_reset_reproducibly():
+    env = make_atari_env("PongDeterministic-v4", seed=0, noop_max=30)
+    counts = []
+    for seed in range(8):
+        _, info = env.reset(seed=seed)
+        # Each no-op is a real agent step of 4 frames on the emulator.
+        assert env.unwrapped.ale.getEpisodeFrameNumber() == 4 * info["noops"]
+        counts.append(info["noops"])
+    assert all(0 <= n <= 30 for n in counts) and len(set(counts)) >= 4
+    assert [env.reset(seed=seed)[1]["noops"] for seed in range(8)] == counts  # a seed fixes them
+    env.close()
+    plain = make_atari_env("PongDeterministic-v4", seed=0)
+    plain.reset(seed=3)
+    assert plain.unwrapped.ale.getEpisodeFrameNumber() == 0
+    plain.close()
+
+
+def test_out_of_range_settings_get_one_clear_line():
+    from a3c.config import TrainConfig
+
+    with pytest.raises(UserError, match=r"^--sticky must be a probability in \[0, 1\], got 1.5$"):
+        make_atari_env("ALE/Pong-v5", sticky=1.5)
+    with pytest.raises(UserError, match=r"^--noop-max must be an integer >= 0, got -1$"):
+        make_atari_env("ALE/Pong-v5", noop_max=-1)
+    with pytest.raises(UserError, match="--sticky"):
+        TrainConfig(sticky=-0.1).validate()
+    with pytest.raises(UserError, match="--eval-episodes"):
+        TrainConfig(eval_episodes=0).validate()
+
+
+def test_a_training_task_plays_its_configs_settings():
+    from a3c.task import atari_task
+
+    env = atari_task("PongDeterministic-v4", sticky=0.5, noop_max=7).make_env(0)
+    assert env.unwrapped.ale.getFloat("repeat_action_probability") == pytest.approx(0.5)
+    _, info = env.reset(seed=1)
+    assert 0 <= info["noops"] <= 7
+    env.close()
+
+
+def _checkpoint(env_id: str, **config) -> dict:
+    return {"env_id": env_id, "config": config}
+
+
+def test_evaluate_plays_the_checkpoints_training_settings_unless_told_otherwise():
+    from a3c.evaluator import evaluation_protocol
+
+    trained = _checkpoint("PongDeterministic-v4", sticky=0.25, noop_max=30)
+    p = evaluation_protocol(trained)
+    assert (p.env_id, p.sticky, p.noop_max) == ("PongDeterministic-v4", 0.25, 30)
+    assert p.to_dict()["sticky"] == 0.25 and p.to_dict()["frameskip"] == 4
+    # Flags override the trained settings.
+    p = evaluation_protocol(trained, sticky=0.0, noop_max=0)
+    assert (p.sticky, p.noop_max) == (0.0, 0)
+    # Another id brings its own settings: v5's sticky actions, no no-ops.
+    p = evaluation_protocol(trained, env_id="ALE/Pong-v5")
+    assert (p.sticky, p.noop_max, p.to_dict()["sticky"]) == (None, 0, 0.25)
+    # A checkpoint from before these settings (the shipped one's config has none): the id's own.
+    p = evaluation_protocol(_checkpoint("PongDeterministic-v4", lr=1e-4))
+    assert p.to_dict()["sticky"] == 0.0 and p.noop_max == 0
+    assert "sticky actions 0, no no-op starts" in p.describe()
+    assert "sticky actions 0.25, 0-30 random no-op starts" in evaluation_protocol(trained).describe()
+
+
+def test_evaluate_reports_its_protocol_and_statistics(run_cli):
+    code, out, err = run_cli("evaluate", "--env", "ALE/Pong-v5", "--noop-max", "30", "--episodes", "2",
+                             "--max-episode-length", "60", "--num-processes", "1", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["protocol"] == {"env_id": "ALE/Pong-v5", "frameskip": 4, "sticky": 0.25, "noop_max": 30,
+                                  "max_episode_length": 60, "policy": "greedy (argmax)", "stuck_guard": 100}
+    assert report["num_episodes"] == 2 and report["seeds"] == [0, 1] and len(report["episodes"]) == 2
+    for key in ("mean_reward", "std_reward", "min_reward", "max_reward"):
+        assert isinstance(report[key], float)
+
+    code, out, err = run_cli("evaluate", "--sticky", "0.5", "--episodes", "1", "--max-episode-length", "30", "--num-processes", "1")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[1].startswith("protocol: PongDeterministic-v4: frameskip 4, sticky actions 0.5, no no-op starts")
+    assert lines[-1].startswith("1 episodes: mean ")
+
+    for flags, fragment in [(["--sticky", "1.1"], "--sticky: must be a probability"), (["--noop-max", "x"], "--noop-max: expected an integer")]:
+        code, out, err = run_cli("evaluate", *flags)
+        assert code == 2 and err.startswith("a3c: error:") and fragment in err and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_parallel_episodes_play_exactly_as_one_process_does(run_cli):
+    flags = ["evaluate", "--env", "ALE/Pong-v5", "--noop-max", "30", "--episodes", "3", "--seed", "7",
+             "--max-episode-length", "300", "--json"]
+    code, serial, err = run_cli(*flags, "--num-processes", "1")
+    assert code == 0, err
+    code, parallel, err = run_cli(*flags, "--num-processes", "2")
+    assert code == 0, err
+    a, b = json.loads(serial), json.loads(parallel)
+    assert (a["episodes"], a["lengths"]) == (b["episodes"], b["lengths"])
+    assert a["seeds"] == [7, 8, 9]
