@@ -102,12 +102,12 @@ class FireAtLifeStart(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.lives = 0
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-        obs, info = self.env.reset(**kwargs)
+        obs, reset_info = self.env.reset(**kwargs)
         obs, _, terminated, truncated, info = self.env.step(self.fire_action)
         if terminated or truncated:  # never seen; keep the reset contract anyway
             obs, info = self.env.reset()
         self.lives = int(info.get("lives", 0))
-        return obs, info
+        return obs, {**reset_info, **info}  # what the layers below said at reset (no-ops), updated
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
