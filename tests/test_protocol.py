@@ -132,3 +132,15 @@ def test_parallel_episodes_play_exactly_as_one_process_does(run_cli):
     a, b = json.loads(serial), json.loads(parallel)
     assert (a["episodes"], a["lengths"]) == (b["episodes"], b["lengths"])
     assert a["seeds"] == [7, 8, 9]
+
+
+def test_without_a_checkpoint_the_games_shipped_agent_plays_or_one_line_says_none_ships(run_cli):
+    from a3c.pretrained import shipped_checkpoint, shipped_games
+
+    assert "pong" in shipped_games()
+    assert shipped_checkpoint().name == "pong.pt" and shipped_checkpoint("ALE/Pong-v5") == shipped_checkpoint()
+    if "breakout" not in shipped_games():
+        code, _, err = run_cli("evaluate", "--env", "ALE/Breakout-v5", "--episodes", "1")
+        assert code == 2 and "no agent for Breakout ships with a3c" in err and "--checkpoint" in err
+    code, _, err = run_cli("evaluate", "--env", "Pongg-v4", "--episodes", "1")
+    assert code == 2 and "did you mean 'Pong-v4'" in err

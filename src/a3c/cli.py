@@ -190,7 +190,8 @@ def _add_evaluate_parser(subparsers: Any) -> None:
         ),
     )
     p.add_argument(
-        "--checkpoint", help="checkpoint file, or a run dir (its best checkpoint is used); default: the shipped Pong agent"
+        "--checkpoint",
+        help="checkpoint file, or a run dir (its best checkpoint is used); default: the shipped agent for --env's game (Pong)",
     )
     p.add_argument("--episodes", type=positive_int, default=10, help="episodes to play (default 10)")
     p.add_argument("--env", "--env-name", dest="env_name", help="game id (default: the checkpoint's)")
@@ -276,10 +277,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from a3c.checkpoint import load_checkpoint
     from a3c.evaluator import evaluation_protocol, play_episodes
-    from a3c.pretrained import pong_checkpoint
+    from a3c.pretrained import shipped_checkpoint
 
-    # No --checkpoint: the shipped agent, as the seed's notebook loads its own.
-    checkpoint = load_checkpoint(args.checkpoint if args.checkpoint is not None else pong_checkpoint())
+    # No --checkpoint: the shipped agent for the game, as the seed's notebook loads its own.
+    checkpoint = load_checkpoint(args.checkpoint if args.checkpoint is not None else shipped_checkpoint(args.env_name))
     protocol = evaluation_protocol(checkpoint, args.env_name, args.sticky, args.noop_max, args.max_episode_length)
     seeds = [args.seed + i for i in range(args.episodes)]
     processes = min(args.num_processes or default_num_processes(), args.episodes)

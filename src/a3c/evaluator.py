@@ -288,7 +288,8 @@ def load_policy(
     sticky: float | None = None,
     noop_max: int | None = None,
 ) -> LoadedPolicy:
-    """Load a checkpoint file or run dir (None: the shipped Pong agent) and build its env and network.
+    """Load a checkpoint file or run dir (None: the shipped agent for ``env_id``'s game, else Pong's)
+    and build its env and network.
 
     The env plays the checkpoint's training settings (see :func:`evaluation_protocol`): ``env_id``
     overrides the game, ``sticky`` and ``noop_max`` the settings. The network must have as many
@@ -296,9 +297,9 @@ def load_policy(
     game, a setting out of range or an action count mismatch. The caller closes ``env``.
     """
     if checkpoint_arg is None:
-        from a3c.pretrained import pong_checkpoint
+        from a3c.pretrained import shipped_checkpoint
 
-        checkpoint_arg = pong_checkpoint()
+        checkpoint_arg = shipped_checkpoint(env_id)
     checkpoint = load_checkpoint(checkpoint_arg)
     protocol = evaluation_protocol(checkpoint, env_id, sticky, noop_max)
     if not protocol.is_atari:

@@ -9,8 +9,8 @@
 Each input is a run dir (its ``metrics.csv`` and ``config.yaml``) or a metrics CSV, optionally
 with a ``:LABEL`` suffix. Lines are labelled by the config flags in which the runs differ
 (``envs_per_worker=8, lr=0.0002``), or by the run's name when there is nothing to compare.
-Episodes cut short by the evaluator's stuck guard are left out: like the "solved" criterion
-(mean >= 18 over the last 5 greedy episodes), the curve is over full episodes only.
+Episodes cut short by the evaluator's stuck guard are left out of the curve, which is over full
+episodes only (the "solved" criterion, a round's mean, counts every episode of the round).
 
 matplotlib is imported when a plot is drawn, not when the module is, so that ``a3c --help``
 stays fast.
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 DEFAULT_WINDOW = 5
-"""Evaluation episodes in the rolling mean: the same 5 as the "solved" criterion."""
+"""Evaluation episodes in the rolling mean: as many as a default evaluation round (``eval_episodes``)."""
 
 REQUIRED_COLUMNS = ("wall_time_s", "global_steps", "episode_reward")
 """The columns of ``metrics.csv`` that a plot needs; ``ended_by`` is used when present."""

@@ -53,7 +53,7 @@ def add_parser(subparsers: Any) -> None:
         ),
     )
     p.add_argument(
-        "--checkpoint", help="checkpoint file, or a run dir (its best checkpoint is used); default: the shipped Pong agent"
+        "--checkpoint", help="checkpoint file, or a run dir (its best checkpoint is used); default: the shipped agent for --env's game (Pong)"
     )
     p.add_argument(
         "--out",

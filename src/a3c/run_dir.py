@@ -6,7 +6,7 @@
         config.yaml             the resolved TrainConfig
         metrics.csv             one row per evaluation episode (rounds: see eval_rounds)
         checkpoints/latest.pt   written periodically and at the end
-        checkpoints/best.pt     the evaluated weights with the highest episode reward
+        checkpoints/best.pt     the weights of the evaluation round with the highest mean reward
         replaced-<time>/        what the folder held before, when started again with --force
 """
 
