@@ -90,7 +90,7 @@ def test_missing_and_binary_config_files(tmp_path):
 
 
 def test_unknown_preset():
-    with pytest.raises(UserError, match="unknown preset 'fastest'; choose one of: fast, seed"):
+    with pytest.raises(UserError, match="unknown preset 'fastest'; choose one of: breakout, fast, seed"):
         resolve_config("fastest")
 
 
