@@ -144,3 +144,18 @@ def test_without_a_checkpoint_the_games_shipped_agent_plays_or_one_line_says_non
         assert code == 2 and "no agent for Breakout ships with a3c" in err and "--checkpoint" in err
     code, _, err = run_cli("evaluate", "--env", "Pongg-v4", "--episodes", "1")
     assert code == 2 and "did you mean 'Pong-v4'" in err
+
+
+@pytest.mark.slow
+def test_no_process_prints_the_ale_banner_onto_the_terminal():
+    import subprocess
+    import sys
+
+    # Two spawned players build an Atari env each; the ALE's C++ banner would go straight to fd 1.
+    done = subprocess.run(
+        [sys.executable, "-m", "a3c", "evaluate", "--episodes", "2", "--num-processes", "2", "--max-episode-length", "20"],
+        capture_output=True, text=True, timeout=240,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "A.L.E" not in done.stdout + done.stderr and "Stella" not in done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1].startswith("2 episodes: mean 0.00")

@@ -36,6 +36,10 @@ from a3c.envs.wrappers import FireAtLifeStart, NoopStart, Rescale42x42, RunningF
 from a3c.errors import UserError
 
 gym.register_envs(ale_py)
+# The ALE prints a banner each time an emulator starts, from every process, straight onto the
+# terminal (through the middle of the progress bar's line); warnings and errors still show.
+# Every process that builds an Atari env imports this module first, spawned children included.
+ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
 
 _LEGACY_ID = re.compile(r"^(?P<game>[A-Za-z0-9]+?)(?P<variant>Deterministic|NoFrameskip)?(?P<ram>-ram)?-v(?P<version>[04])$")
 _V5_ID = re.compile(r"^ALE/(?P<game>[A-Za-z0-9]+?)(?P<ram>-ram)?-v5$")
