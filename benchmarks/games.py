@@ -59,7 +59,7 @@ def run(command: list[str]) -> str:
 
 def random_scores(env_id: str, episodes: int, seed: int, max_steps: int = 27_000) -> list[float]:
     """A uniformly random policy's raw scores, each episode reset with its own seed."""
-    from a3c.envs.atari import make_atari_env
+    from a3c.algorithm.envs.atari import make_atari_env
 
     env = make_atari_env(env_id, seed)
     rng = np.random.default_rng(seed)
@@ -92,7 +92,7 @@ def train_and_score(game: str, args: argparse.Namespace) -> dict:
     report = json.loads(run(evaluate).strip().splitlines()[-1])
     rows = (run_dir / "metrics.csv").read_text().strip().splitlines()
     last_steps = int(rows[-1].split(",")[1]) if len(rows) > 1 else 0
-    from a3c.checkpoint import load_checkpoint
+    from a3c.runtime.checkpoint import load_checkpoint
 
     latest = load_checkpoint(run_dir / "checkpoints" / "latest.pt")
     random = random_scores(env_id, args.episodes, EVAL_SEED)

@@ -25,21 +25,21 @@ from typing import Any
 import torch
 import torch.multiprocessing as mp
 
-from a3c.config import TrainConfig, resolve_config
-from a3c.trainer import Trainer
+from a3c.algorithm.config import TrainConfig, resolve_config
+from a3c.backends.local import LocalRun
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from throughput import rate_after_warmup, train_in_temp_dir  # noqa: E402
 
 
 def run_local(config: TrainConfig, warmup: float) -> dict[str, Any]:
-    return {"backend": "local", "steps_per_s": rate_after_warmup(train_in_temp_dir(Trainer, config), warmup)}
+    return {"backend": "local", "steps_per_s": rate_after_warmup(train_in_temp_dir(LocalRun, config), warmup)}
 
 
 def run_ray(config: TrainConfig, warmup: float) -> dict[str, Any]:
-    from a3c.ray_backend import RayTrainer
+    from a3c.backends.ray.driver import RayRun
 
-    trainer = train_in_temp_dir(RayTrainer, config)
+    trainer = train_in_temp_dir(RayRun, config)
     rate = rate_after_warmup(trainer, warmup)
     stats = trainer.server_stats
     steps_per_update = config.envs_per_worker * config.num_steps

@@ -13,7 +13,7 @@ import csv
 import statistics
 from pathlib import Path
 
-from a3c.run_dir import eval_rounds, round_size_of
+from a3c.runtime.run_dir import eval_rounds, round_size_of
 
 
 def load(path: Path) -> list[dict[str, float]]:

@@ -23,10 +23,12 @@ import numpy as np
 import torch
 import torch.multiprocessing as mp
 
-from a3c.config import TrainConfig, resolve_config
-from a3c.shared import START_METHOD, seed_process
-from a3c.task import atari_task, make_vector_env
-from a3c.trainer import Trainer, TrainerBase
+from a3c.algorithm.config import TrainConfig, resolve_config
+from a3c.algorithm.task import atari_task, make_vector_env
+from a3c.backends.base import TrainingRun
+from a3c.backends.local import LocalRun
+from a3c.runtime.seeding import seed_process
+from a3c.runtime.shared import START_METHOD
 
 
 def _env_only_process(env_id: str, num_envs: int, seconds: float, seed: int, queue) -> None:
@@ -54,7 +56,7 @@ def env_only(env_id: str, processes: int, num_envs: int, seconds: float) -> floa
     return float(sum(rates))
 
 
-def train_in_temp_dir(trainer_class: type[TrainerBase], config: TrainConfig) -> TrainerBase:
+def train_in_temp_dir(trainer_class: type[TrainingRun], config: TrainConfig) -> TrainingRun:
     """Run the real trainer (until the config's ``max_seconds``) in a run dir that is thrown away."""
     with tempfile.TemporaryDirectory() as folder:
         trainer = trainer_class(config, run_dir=Path(folder) / "run", quiet=True)
@@ -62,7 +64,7 @@ def train_in_temp_dir(trainer_class: type[TrainerBase], config: TrainConfig) -> 
     return trainer
 
 
-def rate_after_warmup(trainer: TrainerBase, warmup: float) -> float:
+def rate_after_warmup(trainer: TrainingRun, warmup: float) -> float:
     """Global steps per second over the samples taken after ``warmup`` seconds."""
     samples = [(t, s) for t, s in trainer.step_samples if t >= warmup]
     (t0, s0), (t1, s1) = samples[0], samples[-1]
@@ -71,7 +73,7 @@ def rate_after_warmup(trainer: TrainerBase, warmup: float) -> float:
 
 def training(config: TrainConfig, warmup: float, seconds: float) -> float:
     config.max_seconds = warmup + seconds
-    return rate_after_warmup(train_in_temp_dir(Trainer, config), warmup)
+    return rate_after_warmup(train_in_temp_dir(LocalRun, config), warmup)
 
 
 def main() -> None:

@@ -23,7 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from summarize_run import criterion, load, solve_point  # noqa: E402
 
-from a3c.run_dir import round_size_of  # noqa: E402
+from a3c.runtime.run_dir import round_size_of  # noqa: E402
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-
 TRAIN_CORRIDOR_FOREVER = """
 import sys
-from a3c.config import TrainConfig
-from a3c.task import corridor_task
-from a3c.trainer import Terminated, TrainingFailed, train
+from a3c.algorithm.config import TrainConfig
+from a3c.algorithm.task import corridor_task
+from a3c.runtime.signals import Terminated
+from a3c.backends.base import TrainingFailed
+from a3c.backends import train
 if __name__ == "__main__":
     restarts = {"max_restarts": int(sys.argv[2])} if len(sys.argv) > 2 else {}
     config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=10**9, eval_interval_s=1.0, **restarts)

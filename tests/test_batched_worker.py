@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 import torch.multiprocessing as mp
-
-from a3c.config import TrainConfig
-from a3c.losses import a3c_loss
-from a3c.model import MLPActorCritic
-from a3c.optim import SharedAdam
-from a3c.shared import START_METHOD, SharedState, seed_process
-from a3c.task import Task, corridor_task, make_vector_env, mlp_model
-from a3c.worker import BatchedWorker, Rollout, Worker, build_worker
-
 from conftest import ScriptedRewardEnv
+
+from a3c.algorithm.config import TrainConfig
+from a3c.algorithm.losses import a3c_loss
+from a3c.algorithm.model import MLPActorCritic
+from a3c.algorithm.optim import SharedAdam
+from a3c.algorithm.task import Task, corridor_task, make_vector_env, mlp_model
+from a3c.algorithm.worker import BatchedWorker, Rollout, Worker
+from a3c.backends.local import build_worker
+from a3c.runtime.seeding import seed_process
+from a3c.runtime.shared import START_METHOD, SharedState
 
 GAMMA, LAMBDA, ENTROPY = 0.95, 0.9, 0.01
 

@@ -3,9 +3,14 @@ import pickle
 import pytest
 import torch
 
-from a3c.checkpoint import load_checkpoint, make_checkpoint, model_from_checkpoint, save_checkpoint
+from a3c.algorithm.model import ActorCritic
 from a3c.errors import UserError
-from a3c.model import ActorCritic
+from a3c.runtime.checkpoint import (
+    load_checkpoint,
+    make_checkpoint,
+    model_from_checkpoint,
+    save_checkpoint,
+)
 
 
 def _checkpoint(step: int = 7) -> dict:

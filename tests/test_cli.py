@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from a3c.checkpoint import make_checkpoint, save_checkpoint
-from a3c.model import ActorCritic
+from a3c.algorithm.model import ActorCritic
+from a3c.runtime.checkpoint import make_checkpoint, save_checkpoint
 
 
 def _assert_one_line_error(code: int, out: str, err: str, fragment: str) -> None:
@@ -60,7 +60,7 @@ def test_train_refuses_a_non_empty_run_dir_and_keeps_its_files(run_cli, tmp_path
 
 
 def test_force_moves_the_earlier_run_aside_so_the_new_logs_start_fresh_and_nothing_is_lost(tmp_path):
-    from a3c.run_dir import RunDir
+    from a3c.runtime.run_dir import RunDir
 
     path = tmp_path / "run"
     (path / "checkpoints").mkdir(parents=True)
@@ -130,7 +130,7 @@ def test_envs_lists_every_game_with_its_legacy_forms(run_cli):
 
 def test_debug_shows_the_traceback():
     proc = subprocess.run(
-        [sys.executable, "-m", "a3c.cli", "--debug", "train", "--lr", "0"], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "a3c", "--debug", "train", "--lr", "0"], capture_output=True, text=True, timeout=120
     )
     assert proc.returncode != 0 and "Traceback" in proc.stderr and "UserError" in proc.stderr
 
@@ -167,8 +167,8 @@ def test_evaluate_without_a_checkpoint_plays_the_shipped_pong_agent(run_cli):
 def test_every_config_field_names_a_flag_that_exists_in_its_error_messages():
     import dataclasses
 
+    from a3c.algorithm.config import TrainConfig, flag_name
     from a3c.cli import build_parser
-    from a3c.config import TrainConfig, flag_name
 
     train = next(a for a in build_parser()._subparsers._group_actions[0].choices.values() if a.prog.endswith(" train"))
     flags = {option for action in train._actions for option in action.option_strings}

@@ -7,10 +7,10 @@ import dataclasses
 import pytest
 import yaml
 
-from a3c.config import TrainConfig, load_config_file, resolve_config
+from a3c.algorithm.config import TrainConfig, load_config_file, resolve_config
 from a3c.errors import UserError
 from a3c.presets import DEFAULT_PRESET, preset_names
-from a3c.run_dir import RunDir
+from a3c.runtime.run_dir import RunDir
 
 
 def test_plain_train_runs_the_fast_batched_preset():
@@ -116,14 +116,14 @@ def test_config_yaml_written_by_a_run_lists_every_field(tmp_path):
      ("200_000 steps", {"checkpoint_interval_steps": 200000})],
 )
 def test_checkpoint_interval_by_seconds_or_steps(text, expected):
-    from a3c.config import parse_interval
+    from a3c.cli.args import parse_interval
 
     assert parse_interval(text) == expected
 
 
 @pytest.mark.parametrize("text", ["0", "-5s", "abc", "0steps", "1.5steps", "nan"])
 def test_bad_checkpoint_intervals(text):
-    from a3c.config import parse_interval
+    from a3c.cli.args import parse_interval
 
     with pytest.raises(UserError, match="--checkpoint-interval must be seconds"):
         parse_interval(text)

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from a3c.envs import RunningFrameNormalizer, make_atari_env, make_corridor, process_frame42, resolve_env_id
+from a3c.algorithm.envs import (
+    RunningFrameNormalizer,
+    make_atari_env,
+    make_corridor,
+    process_frame42,
+    resolve_env_id,
+)
 from a3c.errors import UserError
 
 
@@ -204,8 +210,8 @@ def test_the_package_exports_what_a_user_needs_for_their_own_loop():
 
 
 def test_fire_is_pressed_only_in_games_that_wait_for_it():
-    from a3c.envs.atari import waits_for_fire
-    from a3c.envs.wrappers import FireAtLifeStart
+    from a3c.algorithm.envs.atari import waits_for_fire
+    from a3c.algorithm.envs.wrappers import FireAtLifeStart
 
     assert waits_for_fire("Breakout") and not waits_for_fire("Pong")
 
@@ -219,7 +225,7 @@ def test_fire_is_pressed_only_in_games_that_wait_for_it():
 def test_breakout_relaunches_the_ball_after_every_lost_life():
     import gymnasium as gym
 
-    from a3c.envs.wrappers import FireAtLifeStart
+    from a3c.algorithm.envs.wrappers import FireAtLifeStart
 
     # A policy that never presses FIRE: without the wrapper the first ball never launches.
     raw = gym.make("ALE/Breakout-v5", frameskip=4, repeat_action_probability=0.0)

@@ -2,12 +2,11 @@ import datetime as dt
 import re
 
 import torch
-
-from a3c.evaluator import STUCK_REPEATS, play_greedy_episode
-from a3c.model import MLPActorCritic
-from a3c.run_dir import default_run_dir
-
 from conftest import ScriptedRewardEnv
+
+from a3c.algorithm.evaluation import STUCK_REPEATS, play_greedy_episode
+from a3c.algorithm.model import MLPActorCritic
+from a3c.runtime.run_dir import default_run_dir
 
 
 class FixedPolicy(MLPActorCritic):
@@ -80,11 +79,11 @@ def _run_evaluator(tmp_path, eval_episodes, scores=None):
 
     import torch.multiprocessing as mp
 
-    from a3c.config import TrainConfig
-    from a3c.evaluator import evaluator_main
-    from a3c.run_dir import RunDir
-    from a3c.shared import SharedState
-    from a3c.task import Task, mlp_model
+    from a3c.algorithm.config import TrainConfig
+    from a3c.algorithm.task import Task, mlp_model
+    from a3c.backends.local import evaluator_main
+    from a3c.runtime.run_dir import RunDir
+    from a3c.runtime.shared import SharedState
 
     shared = SharedState.create(MLPActorCritic(4, 2), None, mp.get_context("spawn"))
     env = TrainingInReset(shared, scores)
@@ -99,8 +98,8 @@ def _run_evaluator(tmp_path, eval_episodes, scores=None):
 def test_evaluator_syncs_at_each_episode_start_logs_and_keeps_the_best_weights(tmp_path, capsys):
     import csv
 
-    from a3c.checkpoint import load_checkpoint
-    from a3c.telemetry import eval_line
+    from a3c.runtime.checkpoint import load_checkpoint
+    from a3c.runtime.messages import eval_line
 
     shared, run = _run_evaluator(tmp_path, eval_episodes=1)  # the seed's evaluator: every episode a round
 
@@ -121,9 +120,9 @@ def test_evaluator_syncs_at_each_episode_start_logs_and_keeps_the_best_weights(t
 def test_best_goes_by_the_round_mean_so_a_lucky_episode_does_not_win(tmp_path):
     import csv
 
-    from a3c.checkpoint import load_checkpoint
-    from a3c.run_dir import eval_rounds
-    from a3c.telemetry import eval_line
+    from a3c.runtime.checkpoint import load_checkpoint
+    from a3c.runtime.messages import eval_line
+    from a3c.runtime.run_dir import eval_rounds
 
     # Rounds of 2: episodes 1-2 play the weights of step 0 and score 10 and -10 (mean 0); episodes
     # 3-4 play the weights of step 20 and score 2 and 2 (mean 2). The fifth reset reaches max_steps.
@@ -140,7 +139,7 @@ def test_best_goes_by_the_round_mean_so_a_lucky_episode_does_not_win(tmp_path):
 
 
 def test_eval_rounds_leave_out_a_round_that_a_stop_cut_short():
-    from a3c.run_dir import eval_rounds
+    from a3c.runtime.run_dir import eval_rounds
 
     def rows(*steps):
         return [{"weights_step": str(s), "episode_reward": i} for i, s in enumerate(steps)]
@@ -156,7 +155,7 @@ def _drain_all(events, count: int, timeout_s: float = 5.0) -> list:
     """The queue's feeder thread delivers asynchronously: wait for ``count`` messages."""
     import time
 
-    from a3c.telemetry import drain
+    from a3c.runtime.messages import drain
 
     got, deadline = [], time.monotonic() + timeout_s
     while len(got) < count and time.monotonic() < deadline:

@@ -13,16 +13,27 @@ from pathlib import Path
 import gymnasium as gym
 import pytest
 import torch
-from proctree import TRAIN_CORRIDOR_FOREVER, alive, communicate_or_dump_stacks, sigint_default, sigint_disposition, spawned_children, wait_for
+from proctree import (
+    TRAIN_CORRIDOR_FOREVER,
+    alive,
+    communicate_or_dump_stacks,
+    sigint_default,
+    sigint_disposition,
+    spawned_children,
+    wait_for,
+)
 
-from a3c.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
-from a3c.config import TrainConfig, resume_config
-from a3c.envs import make_corridor
-from a3c.model import ActorCritic
-from a3c.run_dir import RunDir
-from a3c.shared import seed_process
-from a3c.task import Task, corridor_task, mlp_model
-from a3c.trainer import StopSignals, Terminated, Trainer, TrainingFailed, train
+from a3c.algorithm.config import TrainConfig, resume_config
+from a3c.algorithm.envs import make_corridor
+from a3c.algorithm.model import ActorCritic
+from a3c.algorithm.task import Task, corridor_task, mlp_model
+from a3c.backends import train
+from a3c.backends.base import TrainingFailed
+from a3c.backends.local import LocalRun
+from a3c.runtime.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
+from a3c.runtime.run_dir import RunDir
+from a3c.runtime.seeding import seed_process
+from a3c.runtime.signals import StopSignals, Terminated
 
 pytestmark = pytest.mark.slow
 
@@ -34,13 +45,13 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 def test_checkpoints_by_steps_and_resume_carries_on_steps_optimiser_best_score_and_metrics(tmp_path, monkeypatch):
     saved_at: list[int] = []
-    original = Trainer._save_latest
+    original = LocalRun._save_latest
 
     def recording(self):
         saved_at.append(self.global_step)
         return original(self)
 
-    monkeypatch.setattr(Trainer, "_save_latest", recording)
+    monkeypatch.setattr(LocalRun, "_save_latest", recording)
     run = tmp_path / "run"
     config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=3_000, num_steps=5, lr=1e-3, seed=4,
                          checkpoint_interval_s=1e9, checkpoint_interval_steps=800)
@@ -59,7 +70,7 @@ def test_checkpoints_by_steps_and_resume_carries_on_steps_optimiser_best_score_a
 
     resumed_config = resume_config(run, max_steps=6_000)
     assert resumed_config == TrainConfig(**{**config.to_dict(), "max_steps": 6_000})
-    second = Trainer(resumed_config, run_dir=run, task=corridor_task(), quiet=True, resume=True).train()
+    second = LocalRun(resumed_config, run_dir=run, task=corridor_task(), quiet=True, resume=True).train()
     after = load_checkpoint(run / "checkpoints" / "latest.pt")
 
     assert second.global_step == after["global_step"] >= 6_000
@@ -206,7 +217,7 @@ def test_a_ctrl_c_while_a_child_starts_is_held_for_the_trainer_and_the_child_ign
     import multiprocessing
     from multiprocessing import resource_tracker
 
-    from a3c.trainer import _sigint_ignored
+    from a3c.runtime.signals import _sigint_ignored
 
     # Running already in the trainer (its queue's locks registered with it). Started here, inside
     # the block, it would lift the block on SIGINT itself (CPython bpo-33613) and drop the signal.
@@ -225,7 +236,7 @@ def test_a_ctrl_c_while_a_child_starts_is_held_for_the_trainer_and_the_child_ign
 @pytest.mark.skipif(sys.platform != "linux", reason="signals")
 def test_ctrl_c_saves_says_how_to_resume_and_the_resumed_run_starts_where_it_stopped(tmp_path, run_cli):
     run = tmp_path / "pong"
-    cmd = [sys.executable, "-X", "faulthandler", "-m", "a3c.cli", "train", "--num-processes", "2", "--envs-per-worker", "2", "--max-steps", "1000000000",
+    cmd = [sys.executable, "-X", "faulthandler", "-m", "a3c", "train", "--num-processes", "2", "--envs-per-worker", "2", "--max-steps", "1000000000",
            "--run-dir", str(run), "--quiet"]
     # A new session, so that the group signal reaches trainer and children as a terminal's Ctrl-C does.
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=sigint_default)

@@ -21,8 +21,8 @@ SHIPPED_GAMES = [
 
 @pytest.mark.parametrize("game, actions, lives, fire", SHIPPED_GAMES, ids=[g[0] for g in SHIPPED_GAMES])
 def test_each_results_game_plays_a_whole_episode_under_sticky_actions_and_noop_starts(game, actions, lives, fire):
-    from a3c.envs.atari import make_atari_env, waits_for_fire
-    from a3c.envs.wrappers import FireAtLifeStart, NoopStart
+    from a3c.algorithm.envs.atari import make_atari_env, waits_for_fire
+    from a3c.algorithm.envs.wrappers import FireAtLifeStart, NoopStart
 
     env = make_atari_env(f"ALE/{game}-v5", seed=0, noop_max=30)
     assert env.unwrapped.ale.getFloat("repeat_action_probability") == pytest.approx(0.25)
@@ -52,7 +52,7 @@ def test_each_results_game_plays_a_whole_episode_under_sticky_actions_and_noop_s
 
 
 def test_breakout_with_noop_starts_still_launches_every_ball():
-    from a3c.envs.atari import make_atari_env
+    from a3c.algorithm.envs.atari import make_atari_env
 
     env = make_atari_env("ALE/Breakout-v5", seed=0, noop_max=30)
     env.reset(seed=2)
@@ -68,7 +68,7 @@ def test_breakout_with_noop_starts_still_launches_every_ball():
 def test_breakout_trains_evaluates_and_records(tmp_path, run_cli):
     import imageio.v3 as iio
 
-    from a3c.checkpoint import load_checkpoint
+    from a3c.runtime.checkpoint import load_checkpoint
 
     run = tmp_path / "breakout"
     code, _, err = run_cli("train", "--env", "BreakoutDeterministic-v4", "--num-processes", "2", "--envs-per-worker", "2",
@@ -99,7 +99,7 @@ def test_breakout_trains_evaluates_and_records(tmp_path, run_cli):
 
 @pytest.mark.slow
 def test_envs_lists_games_that_all_resolve():
-    from a3c.envs.atari import atari_games, resolve_env_id
+    from a3c.algorithm.envs.atari import atari_games, resolve_env_id
 
     games = atari_games()
     assert {"Pong", "Breakout", "SpaceInvaders", "Seaquest", "MsPacman"} <= set(games)

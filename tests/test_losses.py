@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from a3c.losses import a3c_loss
+from a3c.algorithm.losses import a3c_loss
 
 GAMMA, LAMBDA, ENTROPY_COEF = 0.9, 0.5, 0.01
 

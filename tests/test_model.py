@@ -4,7 +4,7 @@ import gymnasium as gym
 import torch
 
 from a3c import ActorCritic
-from a3c.model import MLPActorCritic
+from a3c.algorithm.model import MLPActorCritic
 
 
 def test_forward_shapes_and_the_seed_call_form():

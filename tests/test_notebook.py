@@ -114,7 +114,7 @@ def test_notebook_runs_top_to_bottom(tmp_path: Path, monkeypatch: pytest.MonkeyP
     for name in ("config.yaml", "metrics.csv", "train_metrics.csv", "checkpoints/latest.pt"):
         assert (run_dir / name).is_file(), f"training wrote no {name}"
     assert list(run_dir.glob("events.out.tfevents.*")), "no TensorBoard log"
-    from a3c.checkpoint import load_checkpoint
+    from a3c.runtime.checkpoint import load_checkpoint
 
     assert load_checkpoint(run_dir / "checkpoints" / "latest.pt")["global_step"] >= 1000
     assert "steps/s, 2 workers + 1 evaluator" in stdout(tagged(nb, "train")), stdout(tagged(nb, "train"))

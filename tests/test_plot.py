@@ -1,4 +1,4 @@
-"""`a3c plot` and `a3c.plot.plot_runs`: two panels, one line per run, labels from the flags
+"""`a3c plot` and `a3c.cli.plot.plot_runs`: two panels, one line per run, labels from the flags
 that differ, and one-line errors that never clobber an existing image."""
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import matplotlib.image
 import pytest
 from matplotlib.figure import Figure
 
-from a3c.config import TrainConfig
+from a3c.algorithm.config import TrainConfig
+from a3c.cli.plot import plot_runs, rolling_mean, split_label
 from a3c.errors import UserError
-from a3c.plot import plot_runs, rolling_mean, split_label
-from a3c.run_dir import METRICS_FIELDS, RunDir
+from a3c.runtime.run_dir import METRICS_FIELDS, RunDir
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results"
@@ -274,12 +274,12 @@ def test_an_unwritable_output_folder_is_one_line_exit_2(run_cli, tmp_path):
 
 def test_a_folder_that_refuses_files_is_one_line_exit_2_also_as_root(run_cli, tmp_path, monkeypatch):
     """The unwritable-folder path where the tests run as root, whom chmod does not stop."""
-    import a3c.plot
+    import a3c.cli.plot
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(a3c.plot.tempfile, "TemporaryFile", refuse)
+    monkeypatch.setattr(a3c.cli.plot.tempfile, "TemporaryFile", refuse)
     (tmp_path / "curve.png").write_bytes(b"the previous plot")
     code, stdout, err = run_cli("plot", str(make_run(tmp_path / "a")), "-o", str(tmp_path / "curve.png"))
     assert_one_line_error(code, stdout, err, "cannot write to output folder")

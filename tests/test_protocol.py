@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from a3c.envs import make_atari_env
+from a3c.algorithm.envs import make_atari_env
 from a3c.errors import UserError
 
 
@@ -53,7 +53,7 @@ def test_noop_starts_take_0_to_n_noops_after_each_reset_reproducibly():
 
 
 def test_out_of_range_settings_get_one_clear_line():
-    from a3c.config import TrainConfig
+    from a3c.algorithm.config import TrainConfig
 
     with pytest.raises(UserError, match=r"^--sticky must be a probability in \[0, 1\], got 1.5$"):
         make_atari_env("ALE/Pong-v5", sticky=1.5)
@@ -66,7 +66,7 @@ def test_out_of_range_settings_get_one_clear_line():
 
 
 def test_a_training_task_plays_its_configs_settings():
-    from a3c.task import atari_task
+    from a3c.algorithm.task import atari_task
 
     env = atari_task("PongDeterministic-v4", sticky=0.5, noop_max=7).make_env(0)
     assert env.unwrapped.ale.getFloat("repeat_action_probability") == pytest.approx(0.5)
@@ -80,7 +80,7 @@ def _checkpoint(env_id: str, **config) -> dict:
 
 
 def test_evaluate_plays_the_checkpoints_training_settings_unless_told_otherwise():
-    from a3c.evaluator import evaluation_protocol
+    from a3c.algorithm.evaluation import evaluation_protocol
 
     trained = _checkpoint("PongDeterministic-v4", sticky=0.25, noop_max=30)
     p = evaluation_protocol(trained)

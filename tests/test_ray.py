@@ -19,17 +19,17 @@ import time
 import pytest
 import torch
 import yaml
-
-from a3c.checkpoint import load_checkpoint
-from a3c.config import TrainConfig
-from a3c.envs import make_corridor
-from a3c.model import MLPActorCritic
-from a3c.optim import SharedAdam
-from a3c.shared import SharedState, seed_process
-from a3c.task import corridor_task
-from a3c.worker import Worker
-
 from test_training import assert_learned_the_corridor, corridor_learning_config
+
+from a3c.algorithm.config import TrainConfig
+from a3c.algorithm.envs import make_corridor
+from a3c.algorithm.model import MLPActorCritic
+from a3c.algorithm.optim import SharedAdam
+from a3c.algorithm.task import corridor_task
+from a3c.algorithm.worker import Worker
+from a3c.runtime.checkpoint import load_checkpoint
+from a3c.runtime.seeding import seed_process
+from a3c.runtime.shared import SharedState
 
 
 @pytest.fixture(scope="module")
@@ -57,12 +57,13 @@ def ray_session(ray_module):
 
 
 def _a3c(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "a3c.cli", *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "a3c", *args], capture_output=True, text=True, timeout=timeout)
 
 
 def test_backend_ray_without_ray_says_how_to_install_it(run_cli, monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if Ray were not installed
-    monkeypatch.delitem(sys.modules, "a3c.ray_backend", raising=False)
+    for name in ("a3c.backends.ray", "a3c.backends.ray.actors", "a3c.backends.ray.driver"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
     run = tmp_path / "run"
     code, out, err = run_cli("train", "--backend", "ray", "--run-dir", str(run), "--max-steps", "10")
     assert code == 2 and "Traceback" not in out + err
@@ -85,7 +86,11 @@ def test_an_address_where_no_cluster_answers_is_one_line_and_writes_nothing(ray_
 def test_a_worker_actor_update_is_exactly_the_local_update(ray_module):
     """The Ray worker runs the local worker's compute_gradients(); the parameter server's apply()
     then moves the weights exactly as the local hand-off and shared optimiser step do."""
-    from a3c.ray_backend import ParameterServer, flat_gradients, set_flat_parameters
+    from a3c.backends.ray.actors import (
+        ParameterServer,
+        flat_gradients,
+        set_flat_parameters,
+    )
 
     config = TrainConfig(env_name="Corridor", num_steps=5, num_processes=1, lr=0.01)
 
@@ -139,14 +144,14 @@ def _model_with_gradients() -> MLPActorCritic:
 
 @pytest.mark.slow
 def test_the_ray_backend_learns_the_corridor_through_a_killed_worker_actor(ray_session, tmp_path, capsys):
-    from a3c.ray_backend import RayTrainer
+    from a3c.backends.ray.driver import RayRun
 
     # The batched Corridor learning run of tests/test_training.py, with the same checks. Batches
     # keep the updates, and so the round trips to the server, few; the evaluator pauses 1 s, where
     # a 9-step Corridor episode would keep the driver busy.
     # Early on, worker 1's actor process is killed: Ray restarts it and it trains on.
     config = corridor_learning_config("batched", max_restarts=1)
-    trainer = RayTrainer(config, run_dir=tmp_path / "run", task=corridor_task(), progress_interval_s=3600)
+    trainer = RayRun(config, run_dir=tmp_path / "run", task=corridor_task(), progress_interval_s=3600)
     killed: dict[str, int] = {}
 
     def kill_worker_1() -> None:
@@ -197,16 +202,16 @@ def test_cli_trains_pong_on_a_ray_cluster_resumes_through_ray_and_stops_on_sigte
 
     # Resume through Ray, in this process (which is connected already): it carries on from the
     # checkpoint until a SIGTERM, which stops the actors and saves a checkpoint as the local backend does.
-    from a3c.trainer import TrainerBase
+    from a3c.backends.base import TrainingRun
 
-    report = TrainerBase._report
+    report = TrainingRun._report
 
     def report_then_sigterm_once_trained_on(self, final: bool = False) -> None:
         report(self, final)
         if self.global_step >= first["global_step"] + 500 and self.signals.received is None:
             os.kill(os.getpid(), signal.SIGTERM)
 
-    monkeypatch.setattr(TrainerBase, "_report", report_then_sigterm_once_trained_on)
+    monkeypatch.setattr(TrainingRun, "_report", report_then_sigterm_once_trained_on)
     code, out, err = run_cli("train", "--backend", "ray", "--resume", str(run), "--max-steps", "1000000")
     assert code == 143, err
     assert f"resuming at step {first['global_step']:,}" in out and "SIGTERM: stopping" in out

@@ -10,12 +10,12 @@ import imageio.v2 as imageio_v2
 import imageio.v3 as iio
 import numpy as np
 import pytest
-
-from a3c import record
-from a3c.checkpoint import make_checkpoint, save_checkpoint
-from a3c.model import ActorCritic, MLPActorCritic
-from a3c.record import gif_delays_ms, record_video
 from conftest import ScriptedRewardEnv
+
+from a3c.cli import record
+from a3c.algorithm.model import ActorCritic, MLPActorCritic
+from a3c.cli.record import gif_delays_ms, record_video
+from a3c.runtime.checkpoint import make_checkpoint, save_checkpoint
 
 ATARI_SHAPE = (210, 160, 3)
 

@@ -3,15 +3,16 @@ seeds of its own (unit level: the trainer's bookkeeping, no processes)."""
 
 from __future__ import annotations
 
-from a3c.config import TrainConfig
-from a3c.task import corridor_task
-from a3c.trainer import EVALUATOR, Trainer, worker_name
+from a3c.algorithm.config import TrainConfig
+from a3c.algorithm.task import corridor_task
+from a3c.backends.base import EVALUATOR, worker_name
+from a3c.backends.local import LocalRun
 
 NUM_PROCESSES = 2
 RANKS = {worker_name(0): 0, worker_name(1): 1, EVALUATOR: NUM_PROCESSES}
 
 
-def _process_seed(trainer: Trainer, name: str) -> int:
+def _process_seed(trainer: LocalRun, name: str) -> int:
     """The seed the child's process is seeded with (``seed + rank``; see worker.build_envs_and_model)."""
     return trainer._child_config(name).seed + RANKS[name]
 
@@ -24,7 +25,7 @@ def test_no_two_starts_over_segments_and_restarts_share_a_seed(tmp_path):
     # every child starts again; worker 0 is restarted once. Segment 2: all start once more.
     restarts_by_segment = [{worker_name(1): 2}, {worker_name(0): 1}, {}]
     for segment, restarts in enumerate(restarts_by_segment):
-        trainer = Trainer(config, run_dir=tmp_path / "run", task=corridor_task(), quiet=True)
+        trainer = LocalRun(config, run_dir=tmp_path / "run", task=corridor_task(), quiet=True)
         if segment:
             trainer._continue_from(run_state)
             assert trainer.segment == segment
@@ -40,6 +41,6 @@ def test_no_two_starts_over_segments_and_restarts_share_a_seed(tmp_path):
 
 
 def test_a_checkpoint_from_before_starts_were_kept_still_moves_every_child_on(tmp_path):
-    trainer = Trainer(TrainConfig(env_name="Corridor", num_processes=NUM_PROCESSES, seed=5), run_dir=tmp_path / "run", task=corridor_task())
+    trainer = LocalRun(TrainConfig(env_name="Corridor", num_processes=NUM_PROCESSES, seed=5), run_dir=tmp_path / "run", task=corridor_task())
     trainer._continue_from({"segment": 0})
     assert {name: _process_seed(trainer, name) for name in RANKS} == {worker_name(0): 8, worker_name(1): 9, EVALUATOR: 10}

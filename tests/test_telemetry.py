@@ -8,9 +8,10 @@ import math
 
 import pytest
 
-from a3c.progress import Progress, eta_seconds
-from a3c.telemetry import EvalReport, TrainingLog, WorkerReport, WorkerReporter, eval_line
-from a3c.worker import UpdateStats
+from a3c.algorithm.worker import UpdateStats
+from a3c.runtime.messages import EvalReport, WorkerReport, WorkerReporter, eval_line
+from a3c.runtime.progress import Progress, eta_seconds
+from a3c.runtime.training_log import TrainingLog
 
 
 class ListQueue:

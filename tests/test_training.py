@@ -14,12 +14,13 @@ import pytest
 import torch
 import yaml
 
-from a3c.checkpoint import load_checkpoint, model_from_checkpoint
-from a3c.config import TrainConfig
-from a3c.envs import make_corridor
-from a3c.evaluator import play_greedy_episode
-from a3c.task import Task, corridor_task, mlp_model
-from a3c.trainer import TrainingFailed, train
+from a3c.algorithm.config import TrainConfig
+from a3c.algorithm.envs import make_corridor
+from a3c.algorithm.evaluation import play_greedy_episode
+from a3c.algorithm.task import Task, corridor_task, mlp_model
+from a3c.backends import train
+from a3c.backends.base import TrainingFailed
+from a3c.runtime.checkpoint import load_checkpoint, model_from_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -94,7 +95,7 @@ def _assert_training_logs(run_dir, config: TrainConfig) -> None:
 
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from a3c.telemetry import TAGS
+    from a3c.runtime.training_log import TAGS
 
     events = EventAccumulator(str(run_dir))
     events.Reload()

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
-
-from a3c.config import TrainConfig
-from a3c.envs import make_corridor
-from a3c.model import MLPActorCritic
-from a3c.optim import SharedAdam, SharedRMSprop
-from a3c.shared import START_METHOD, SharedState, seed_process
-from a3c.worker import Worker
-
 from conftest import ScriptedRewardEnv
+
+from a3c.algorithm.config import TrainConfig
+from a3c.algorithm.envs import make_corridor
+from a3c.algorithm.model import MLPActorCritic
+from a3c.algorithm.optim import SharedAdam, SharedRMSprop
+from a3c.algorithm.worker import Worker
+from a3c.runtime.seeding import seed_process
+from a3c.runtime.shared import START_METHOD, SharedState
 
 CTX = mp.get_context(START_METHOD)
 
@@ -90,8 +89,8 @@ def test_the_exactness_check_catches_the_seed_era_hand_off():
 
 
 def test_no_shared_gives_the_worker_a_private_optimiser_over_the_shared_weights():
-    from a3c.task import corridor_task
-    from a3c.worker import build_worker
+    from a3c.algorithm.task import corridor_task
+    from a3c.backends.local import build_worker
 
     config = TrainConfig(env_name="Corridor", num_processes=1, num_steps=5, optimizer="rmsprop", no_shared=True, lr=0.01)
     shared = _shared(MLPActorCritic(10, 3), None)  # the trainer shares no optimiser with --no-shared

@@ -3,10 +3,10 @@
 Reading order: config, envs, model, optim, losses, worker, evaluator, trainer, cli.
 """
 
-from a3c.config import TrainConfig
-from a3c.envs.atari import make_atari_env
-from a3c.model import ActorCritic, MLPActorCritic
-from a3c.optim import SharedAdam, SharedRMSprop
+from a3c.algorithm.config import TrainConfig
+from a3c.algorithm.envs.atari import make_atari_env
+from a3c.algorithm.model import ActorCritic, MLPActorCritic
+from a3c.algorithm.optim import SharedAdam, SharedRMSprop
 
 __version__ = "0.1.0"
 

@@ -1,6 +1,6 @@
 """Named configurations shipped with a3c (``a3c train --preset NAME``).
 
-Each ``NAME.yaml`` here is a partial config: its keys override :class:`a3c.config.TrainConfig`'s
+Each ``NAME.yaml`` here is a partial config: its keys override :class:`a3c.algorithm.config.TrainConfig`'s
 defaults, which are the seed's algorithm. A plain ``a3c train`` uses :data:`DEFAULT_PRESET`.
 """
 

@@ -1,7 +1,7 @@
 """Agents trained with this package and shipped inside it (see README.md beside this file).
 
 ``<game>.pt`` (the ALE game name in lower case) is the agent for that game; ``a3c evaluate``,
-``a3c record`` and :func:`a3c.evaluator.load_policy` use it when no checkpoint is named.
+``a3c record`` and :func:`a3c.runtime.policy.load_policy` use it when no checkpoint is named.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def shipped_games() -> list[str]:
 
 def shipped_checkpoint(env_id: str | None = None) -> Path:
     """The shipped agent for ``env_id``'s game (None: Pong). Raises :class:`UserError` where none ships."""
-    from a3c.envs.atari import resolve_env_id
+    from a3c.algorithm.envs.atari import resolve_env_id
     from a3c.errors import UserError
 
     game = DEFAULT_GAME if env_id is None else resolve_env_id(env_id).game

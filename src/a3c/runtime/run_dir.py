@@ -21,9 +21,9 @@ from typing import Any
 
 import yaml
 
-from a3c.checkpoint import BEST, CHECKPOINT_DIR, LATEST
-from a3c.config import TrainConfig
+from a3c.algorithm.config import TrainConfig
 from a3c.errors import UserError
+from a3c.runtime.checkpoint import BEST, CHECKPOINT_DIR, LATEST
 
 METRICS_FIELDS = (
     "wall_time_s",

@@ -1,27 +1,13 @@
-"""The Ray backend (``a3c train --backend ray``): A3C workers as Ray actors, here or on a cluster.
+"""The Ray backend's driver: :class:`RayRun` and joining or starting a Ray cluster.
 
-Ray Core's parameter-server pattern maps one-to-one onto A3C (see ``docs/ray.md``):
-
-- :class:`RolloutWorker` actors each own their env(s) and local model and run the local
-  backend's worker code, :meth:`a3c.worker.Worker.compute_gradients`: sync, roll out, loss,
-  backward, clip. In place of stepping a shared optimiser they send the clipped gradient to the
-  parameter server, whose reply holds the weights for their next rollout.
-- :class:`ParameterServer` holds the model and the optimiser statistics (SharedAdam or
-  SharedRMSprop). It applies each gradient as it arrives and counts the global steps.
-- :class:`Evaluator` plays a greedy episode with the weights it is handed.
-- :class:`RayTrainer`, the driver, gives the run the local backend's run dir, checkpoints,
-  metrics, TensorBoard, progress display and resume (:class:`a3c.trainer.TrainerBase`). It alone
-  writes files, so the actors may run on any node.
-
-Weights and gradients travel as flat float32 NumPy vectors: Ray's object store hands NumPy arrays
-to readers on the same node without copying them.
-
-Importing this module needs Ray (``pip install 'a3c[ray]'``); ``import a3c`` never does.
+:class:`RayRun` gives the run the local backend's run dir, checkpoints, metrics, TensorBoard,
+progress display and resume (:class:`a3c.backends.base.TrainingRun`). It asks each worker actor for
+slices of training, hands the evaluator the server's weights, and alone writes files, so the
+actors may run on any node.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import os
@@ -30,238 +16,42 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
+import ray
+from ray.exceptions import ActorUnavailableError, RayActorError, RayError
 from torch import nn
-from torch.optim import Optimizer
 
-from a3c.config import TrainConfig, available_cpus
-from a3c.errors import UserError
-
-INSTALL_HINT = "--backend ray needs Ray, which is not installed: pip install 'a3c[ray]' (or pip install 'ray>=2.9')"
-
-try:
-    import ray
-    from ray.exceptions import ActorUnavailableError, RayActorError, RayError
-except ImportError:
-    raise UserError(INSTALL_HINT) from None
-
-from a3c.evaluator import EpisodeRecorder, EpisodeResult, build_evaluator, play_greedy_episode
-from a3c.optim import make_optimizer
-from a3c.shared import SharedState
-from a3c.task import Task
-from a3c.telemetry import REPORT_INTERVAL_S, EvalReport, WorkerReport, WorkerReporter
-from a3c.trainer import (
+from a3c.algorithm.config import TrainConfig, available_cpus
+from a3c.algorithm.evaluation import EpisodeResult
+from a3c.algorithm.task import Task
+from a3c.backends.base import (
     EVALUATOR,
     JOIN_TIMEOUT_S,
     POLL_INTERVAL_S,
-    TrainerBase,
+    TrainingRun,
     TrainResult,
-    _sigint_ignored,
     nonfinite_failure,
     worker_name,
 )
-from a3c.worker import Worker, build_envs_and_model, worker_class
-
-#: Seconds of training per call to a worker actor. Each call returns the worker's report, so the
-#: driver hears from every worker this often, as it does from local workers; a worker that died
-#: shows up within one slice.
-SLICE_S = REPORT_INTERVAL_S
+from a3c.backends.ray.actors import (
+    PARAMETER_SERVER,
+    SLICE_S,
+    Evaluator,
+    ParameterServer,
+    RolloutWorker,
+    WorkSlice,
+    set_flat_parameters,
+)
+from a3c.errors import UserError
+from a3c.runtime.eval_log import EvaluationLog
+from a3c.runtime.messages import EvalReport, WorkerReport
+from a3c.runtime.signals import _sigint_ignored
 
 #: Workers start training once the evaluator is ready (so that even a short run is evaluated, as
 #: with the local backend), or after this many seconds without it.
 EVALUATOR_READY_TIMEOUT_S = 120.0
-
-PARAMETER_SERVER = "a3c-parameter-server"
-
-
-def flat_parameters(model: nn.Module) -> np.ndarray:
-    """The model's parameters as one float32 vector (a copy)."""
-    with torch.no_grad():
-        return torch.cat([p.detach().reshape(-1) for p in model.parameters()]).numpy()
-
-
-def flat_gradients(model: nn.Module) -> np.ndarray:
-    """The model's gradients as one float32 vector, zeros where a parameter has none (both a3c
-    networks use every parameter in the loss, so none is missing there)."""
-    return torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in model.parameters()]).numpy()
-
-
-def _unflatten(model: nn.Module, flat: np.ndarray) -> Iterator[tuple[nn.Parameter, torch.Tensor]]:
-    # np.array copies: arrays from Ray's object store are read-only, and torch warns on those.
-    values = torch.from_numpy(np.array(flat, dtype=np.float32))
-    offset = 0
-    for p in model.parameters():
-        yield p, values[offset : offset + p.numel()].view_as(p)
-        offset += p.numel()
-    if offset != values.numel():
-        raise ValueError(f"a vector of {values.numel()} values does not fit a model of {offset} parameters")
-
-
-def set_flat_parameters(model: nn.Module, flat: np.ndarray) -> None:
-    """Copy a vector from :func:`flat_parameters` into ``model``."""
-    with torch.no_grad():
-        for p, value in _unflatten(model, flat):
-            p.copy_(value)
-
-
-def set_flat_gradients(model: nn.Module, flat: np.ndarray) -> None:
-    """Make a vector from :func:`flat_gradients` the parameters' ``.grad``."""
-    for p, value in _unflatten(model, flat):
-        p.grad = value
-
-
-class ParameterServer:
-    """The Ray actor that holds the model and the optimiser statistics.
-
-    Ray runs an actor's calls one at a time, so each gradient is applied whole, in the order the
-    gradients arrive; the local backend's Hogwild! updates may interleave instead. Workers still
-    compute on weights a few updates old, as in A3C.
-    """
-
-    def __init__(self, model: nn.Module, config: TrainConfig, optimizer_state: dict[str, Any] | None, global_step: int) -> None:
-        torch.set_num_threads(1)
-        self.model = model
-        self.config = config
-        self.shared_optimizer = None if config.no_shared else make_optimizer(config.optimizer, model.parameters(), config.lr)
-        if self.shared_optimizer is not None and optimizer_state is not None:
-            self.shared_optimizer.load_state_dict(optimizer_state)
-        self.private_optimizers: dict[int, Optimizer] = {}
-        self.steps = global_step
-        self.updates = 0
-        self.busy_s = 0.0
-        self.started = time.perf_counter()
-
-    def _optimizer(self, rank: int) -> Optimizer:
-        if self.shared_optimizer is not None:
-            return self.shared_optimizer
-        # --no-shared: each worker's own statistics over the shared parameters, as in the local backend.
-        if rank not in self.private_optimizers:
-            self.private_optimizers[rank] = make_optimizer(self.config.optimizer, self.model.parameters(), self.config.lr)
-        return self.private_optimizers[rank]
-
-    def apply(self, rank: int, gradient: np.ndarray | None, steps: int) -> tuple[np.ndarray, int]:
-        """Count worker ``rank``'s ``steps`` env steps, apply its clipped gradient (None for an update
-        skipped as non-finite), and return the weights and global step that result."""
-        began = time.perf_counter()
-        self.steps += steps
-        if gradient is not None:
-            set_flat_gradients(self.model, gradient)
-            self._optimizer(rank).step()
-            # Drop the references so no later step can re-apply this gradient.
-            self.model.zero_grad(set_to_none=True)
-            self.updates += 1
-        weights = flat_parameters(self.model)
-        self.busy_s += time.perf_counter() - began
-        return weights, self.steps
-
-    def weights(self) -> tuple[np.ndarray, int]:
-        """The current weights and the global step."""
-        return flat_parameters(self.model), self.steps
-
-    def global_step(self) -> int:
-        return self.steps
-
-    def state(self) -> tuple[np.ndarray, dict[str, Any] | None, int]:
-        """For a checkpoint: the weights, the shared optimiser's state (None with ``--no-shared``)
-        and the global step, all of one instant. Ray serialises a return value before the actor
-        runs its next call, so no update can change the tensors under it."""
-        optimizer_state = self.shared_optimizer.state_dict() if self.shared_optimizer is not None else None
-        return flat_parameters(self.model), optimizer_state, self.steps
-
-    def stats(self) -> dict[str, float]:
-        """Updates applied, seconds spent applying them, and seconds since the server started."""
-        return {"updates": float(self.updates), "busy_s": self.busy_s, "uptime_s": time.perf_counter() - self.started}
-
-
-@dataclass
-class WorkSlice:
-    """What a worker actor returns from each call: the report a local worker would have put on its
-    queue, and where the run stands."""
-
-    report: WorkerReport
-    global_step: int
-    """The server's global step after the slice's last update."""
-    gave_up: bool = False
-    """True when ``max_nonfinite_updates`` updates in a row were non-finite: the run must stop."""
-    compute_s: float = 0.0
-    """Seconds spent rolling out and back-propagating."""
-    wait_s: float = 0.0
-    """Seconds spent waiting for the server's reply: transfers, its queue, and the update itself."""
-
-
-class RolloutWorker:
-    """The Ray actor for worker ``rank``: the local backend's :class:`~a3c.worker.Worker` (or
-    :class:`~a3c.worker.BatchedWorker`), whose gradients go to the parameter server."""
-
-    def __init__(self, rank: int, task: Task, server_name: str) -> None:
-        self.rank = rank
-        self.task = task
-        # Looked up by name rather than passed: Ray keeps a handle argument in its object store,
-        # where a restart after it went out of scope could not find it.
-        self.server = ray.get_actor(server_name)
-        self.worker: Worker | None = None
-
-    def start(self, config: TrainConfig) -> str:
-        """Build the env(s) and local model exactly as a local worker process of this rank does,
-        and fetch the current weights. Called again after a restart, with new seeds. Returns the
-        ID of the node it runs on."""
-        if self.worker is not None:
-            self.worker.env.close()
-        env, model = build_envs_and_model(self.rank, config, self.task)
-        # A replica of the server's weights stands in for the shared model: compute_gradients()
-        # syncs the local model from it, as a local worker syncs from shared memory.
-        self.worker = worker_class(config)(config, env, model, SharedState.private(copy.deepcopy(model)), None)  # type: ignore[arg-type]
-        self.config = config
-        self.reporter = WorkerReporter(self.rank, events=None, interval_s=math.inf)
-        weights, self.global_step = ray.get(self.server.weights.remote())
-        set_flat_parameters(self.worker.shared.model, weights)
-        return ray.get_runtime_context().get_node_id()
-
-    def train_for(self, seconds: float) -> WorkSlice:
-        """Update for about ``seconds`` (one update at least, unless ``max_steps`` was reached)."""
-        worker, cfg = self.worker, self.config
-        assert worker is not None, "start() first"
-        deadline = time.monotonic() + seconds
-        compute_s = wait_s = 0.0
-        gave_up = False
-        while self.global_step < cfg.max_steps and time.monotonic() < deadline:
-            began = time.perf_counter()
-            stats = worker.compute_gradients()
-            gradient = flat_gradients(worker.model) if stats.applied else None
-            computed = time.perf_counter()
-            weights, self.global_step = ray.get(self.server.apply.remote(self.rank, gradient, stats.steps))
-            set_flat_parameters(worker.shared.model, weights)
-            compute_s += computed - began
-            wait_s += time.perf_counter() - computed
-            self.reporter.record(stats)
-            if worker.nonfinite_limit_reached:
-                gave_up = True
-                break
-        return WorkSlice(self.reporter.take(), self.global_step, gave_up, compute_s, wait_s)
-
-
-class Evaluator:
-    """The Ray actor that plays greedy episodes, built as the local evaluation process is."""
-
-    def __init__(self, task: Task) -> None:
-        self.task = task
-
-    def start(self, config: TrainConfig) -> str:
-        self.env, self.model = build_evaluator(config.num_processes, config, self.task)
-        self.max_episode_length = config.max_episode_length
-        return ray.get_runtime_context().get_node_id()
-
-    def play(self, weights: np.ndarray) -> EpisodeResult:
-        set_flat_parameters(self.model, weights)
-        result = play_greedy_episode(self.model, self.env, self.max_episode_length)
-        assert result is not None  # no should_stop: the driver drops an episode it no longer wants
-        return result
 
 
 def connect(address: str | None) -> bool:
@@ -329,8 +119,8 @@ def _reason(error: BaseException) -> str:
     return f"{type(cause).__name__}: {lines[-1] if lines else ''}"[:200]
 
 
-class RayTrainer(TrainerBase):
-    """The Ray backend's driver. Same arguments as :class:`a3c.trainer.Trainer`, plus ``address``:
+class RayRun(TrainingRun):
+    """The Ray backend's driver. Same arguments as :class:`a3c.backends.local.LocalRun`, plus ``address``:
     the cluster to join (None: start a local Ray sized to this machine)."""
 
     backend = "ray"
@@ -363,7 +153,7 @@ class RayTrainer(TrainerBase):
         self.step_asked_at = 0.0
         self._step = 0
         self.stopping = False
-        self.recorder: EpisodeRecorder | None = None
+        self.recorder: EvaluationLog | None = None
         self.compute_s = 0.0
         """Seconds the workers spent computing, summed over their slices."""
         self.wait_s = 0.0
@@ -407,7 +197,7 @@ class RayTrainer(TrainerBase):
 
     def _launch(self) -> None:
         cfg = self.config
-        self.recorder = EpisodeRecorder(self.run, self.task.env_id, cfg, self.start, self.best_eval)
+        self.recorder = EvaluationLog(self.run, self.task.env_id, cfg, self.start, self.best_eval)
         # One CPU per worker makes Ray spread the workers over the cluster's cores; with fewer cores
         # than workers they share them (Ray takes at most 4 decimals of a CPU).
         cpus = ray.cluster_resources().get("CPU", 1.0)
@@ -613,6 +403,3 @@ class RayTrainer(TrainerBase):
         if self.connected:
             ray.shutdown()
             self.connected = False
-
-
-__all__ = ["Evaluator", "ParameterServer", "RayTrainer", "RolloutWorker", "WorkSlice", "connect"]

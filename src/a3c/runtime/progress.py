@@ -2,18 +2,21 @@
 
 On a terminal: a tqdm bar of global steps out of ``max_steps`` with steps/s, ETA and the last
 and best evaluation round's mean reward (``eval mean/5 last 12.4 best 15.0``: rounds of 5 greedy
-episodes with one weights copy each; ``eval last 3 best 7`` when each episode is a round); log lines print above it. Elsewhere (CI, ``nohup``, a pipe): the
-same facts as a plain line every ``interval_s`` seconds, with no control characters. ``quiet``
-shows nothing.
+episodes with one weights copy each; ``eval last 3 best 7`` when each episode is a round); log
+lines print above it. Elsewhere (CI, ``nohup``, a pipe): the same facts as a plain line every
+``interval_s`` seconds, with no control characters. ``quiet`` shows nothing.
 """
 
 from __future__ import annotations
 
 import math
 import sys
+import time
 from typing import IO
 
-from a3c.evaluator import format_elapsed
+
+def format_elapsed(seconds: float) -> str:
+    return time.strftime("%Hh %Mm %Ss", time.gmtime(seconds))
 
 
 class Progress:

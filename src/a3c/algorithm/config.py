@@ -286,23 +286,6 @@ def resume_config(run_dir: str | os.PathLike[str], **overrides: Any) -> TrainCon
     return dataclasses.replace(saved, **overrides).validate()
 
 
-def parse_interval(text: str) -> dict[str, float | int]:
-    """``--checkpoint-interval``: ``60`` or ``60s`` (seconds), or ``50000steps`` (global steps)."""
-    raw = text.strip().lower()
-    try:
-        if raw.endswith("steps"):
-            steps = int(raw[: -len("steps")].strip().replace("_", ""))
-            if steps < 1:
-                raise ValueError
-            return {"checkpoint_interval_steps": steps}
-        seconds = float(raw[:-1] if raw.endswith("s") else raw)
-        if not math.isfinite(seconds) or seconds <= 0:
-            raise ValueError
-        return {"checkpoint_interval_s": seconds}
-    except ValueError:
-        raise UserError(f"--checkpoint-interval must be seconds (60, 60s) or steps (50000steps), got {text!r}") from None
-
-
 def resolve_config(preset: str | None = None, config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> TrainConfig:
     """The config of a run, in layers: TrainConfig's defaults (the seed's algorithm), then the
     preset (``fast`` unless named), then the config file, then ``overrides`` (command-line flags)."""

@@ -32,7 +32,12 @@ import ale_py
 import gymnasium as gym
 import numpy as np
 
-from a3c.envs.wrappers import FireAtLifeStart, NoopStart, Rescale42x42, RunningFrameNormalizer
+from a3c.algorithm.envs.wrappers import (
+    FireAtLifeStart,
+    NoopStart,
+    Rescale42x42,
+    RunningFrameNormalizer,
+)
 from a3c.errors import UserError
 
 gym.register_envs(ale_py)

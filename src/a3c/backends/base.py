@@ -1,45 +1,44 @@
-"""Launch a training run: shared model and optimiser, one evaluator and N workers, then watch them.
+"""The training run, whatever trains it: :class:`TrainingRun`.
 
-The parent process does no training. It polls its children, writes the ``latest``
-checkpoint periodically and at the end, turns the children's reports into logs, restarts a
-child that died (up to ``max_restarts``), and otherwise stops everything, so a dead worker can
-never leave the run hanging. A run can be resumed from its ``latest`` checkpoint.
+The parent process does no training. It polls its children, writes the ``latest`` checkpoint
+periodically and at the end, turns the children's reports into logs, restarts a child that died
+(up to ``max_restarts``), and otherwise stops everything, so a dead worker can never leave the
+run hanging. A run can be resumed from its ``latest`` checkpoint.
 
-:class:`TrainerBase` is that run, whatever does the training: run dir, resume, checkpoints,
-logs, progress, signals and the result. :class:`Trainer` trains with local Hogwild! processes;
-:class:`a3c.ray_backend.RayTrainer` with Ray actors.
+A backend subclass (:class:`a3c.backends.local.LocalRun`, :class:`a3c.backends.ray.driver.RayRun`)
+provides the hooks at the end of :class:`TrainingRun`: where the model lives, and how the
+workers and the evaluator are started, watched and stopped.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import signal
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.multiprocessing as mp
 from torch import nn
 from torch.optim import Optimizer
 
-from a3c.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
-from a3c.config import TrainConfig
-from a3c.evaluator import evaluator_main, format_elapsed
-from a3c.progress import Progress
-from a3c.optim import make_optimizer
-from a3c.run_dir import RunDir, default_run_dir
+from a3c.algorithm.config import TrainConfig
+from a3c.algorithm.optim import make_optimizer
+from a3c.algorithm.task import Task, atari_task
 from a3c.errors import UserError
-from a3c.shared import START_METHOD, SharedState, capture_rng_states, restore_rng_states, seed_process
-from a3c.task import Task, atari_task
-from a3c.telemetry import EvalReport, TrainingLog, WorkerReport, drain, eval_line
-from a3c.worker import EXIT_NONFINITE, worker_main
+from a3c.runtime.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
+from a3c.runtime.messages import EvalReport, WorkerReport, eval_line
+from a3c.runtime.progress import Progress, format_elapsed
+from a3c.runtime.run_dir import RunDir, default_run_dir
+from a3c.runtime.seeding import capture_rng_states, restore_rng_states, seed_process
+from a3c.runtime.signals import StopSignals, Terminated
+from a3c.runtime.training_log import TrainingLog
 
 POLL_INTERVAL_S = 0.2
+
+
 JOIN_TIMEOUT_S = 10.0
 
 
@@ -77,7 +76,7 @@ def nonfinite_failure(name: str, config: TrainConfig) -> str:
     return f"{name} met {config.max_nonfinite_updates} updates in a row with a non-finite loss or gradient (none was applied)"
 
 
-class TrainerBase:
+class TrainingRun:
     """One training run, whatever trains it. A backend subclass provides the hooks at the end:
     building the model's home (shared memory, a parameter server), starting and watching the
     workers and the evaluator, their reports, snapshots for checkpoints, and stopping."""
@@ -380,182 +379,3 @@ class TrainerBase:
 
     def _exit_codes(self) -> dict[str, int | None]:
         raise NotImplementedError
-
-
-class Trainer(TrainerBase):
-    """The local backend: the evaluator and the workers are processes on this machine that
-    update one model in shared memory without a lock (Hogwild!)."""
-
-    def __init__(self, config: TrainConfig, run_dir: str | Path | None = None, task: Task | None = None, **kwargs: Any) -> None:
-        super().__init__(config, run_dir, task, **kwargs)
-        self.ctx = mp.get_context(START_METHOD)
-        self.children: dict[str, mp.Process] = {}
-
-    @property
-    def global_step(self) -> int:
-        return self.shared.global_step
-
-    def _start(self, resumed: dict[str, Any] | None) -> None:
-        model, optimizer, start_step = self._build_model(resumed)
-        self.shared = SharedState.create(model, optimizer, self.ctx, start_step=start_step, slots=self.config.num_processes)
-
-    def _snapshot(self) -> tuple[nn.Module, dict[str, Any] | None, int]:
-        shared = self.shared
-        optimizer_state = shared.optimizer.state_dict() if shared.optimizer is not None else None
-        return shared.model, optimizer_state, shared.global_step
-
-    def _launch(self) -> None:
-        # The evaluator first: workers wait until it is ready, so even a short run is evaluated.
-        for name in child_names(self.config.num_processes):
-            self._start_child(name)
-
-    def _start_child(self, name: str) -> mp.Process:
-        """Start (or restart) one child."""
-        cfg, shared = self.config, self.shared
-        child_cfg = self._child_config(name)
-        if name == EVALUATOR:
-            target: Any = evaluator_main
-            args: tuple = (cfg.num_processes, child_cfg, self.task, shared, str(self.run.path), self.start, self.best_eval)
-        else:
-            target, args = worker_main, (int(name.rsplit("-", 1)[1]), child_cfg, self.task, shared)
-        process = self.ctx.Process(target=target, args=args, name=name, daemon=True)
-        with _sigint_ignored(hold=True):
-            process.start()
-        self.children[name] = process
-        return process
-
-    def _stop_all(self) -> list[str]:
-        self.shared.request_stop()
-        processes = list(self.children.values())
-        deadline = time.monotonic() + JOIN_TIMEOUT_S
-        for process in processes:
-            process.join(timeout=max(0.0, deadline - time.monotonic()))
-        forced = []
-        for process in processes:
-            if process.is_alive():
-                forced.append(process.name)
-                process.terminate()
-                process.join(timeout=2.0)
-            if process.is_alive():
-                process.kill()
-                process.join()
-        return forced
-
-    def _child_problems(self, forced: list[str]) -> list[str]:
-        return [f"{p.name} (exit code {p.exitcode})" for p in self.children.values() if p.exitcode not in (0, None) and p.name not in forced]
-
-    def _exit_codes(self) -> dict[str, int | None]:
-        return {p.name: p.exitcode for p in self.children.values()}
-
-    def _poll(self) -> bool:
-        if not self._check_children():
-            return False
-        workers = [p for name, p in self.children.items() if name != EVALUATOR]
-        return any(p.is_alive() for p in workers)
-
-    def _check_children(self) -> bool:
-        """Restart children that died, within ``max_restarts``; False when the run must stop."""
-        cfg = self.config
-        for name, process in list(self.children.items()):
-            code = process.exitcode
-            if code in (None, 0):
-                continue
-            if code == EXIT_NONFINITE:
-                self.failure = nonfinite_failure(name, cfg)
-                return False
-            if self.restarts.get(name, 0) >= cfg.max_restarts:
-                self.failure = f"{name} died (exit code {code}) after {cfg.max_restarts} restarts"
-                return False
-            self.restarts[name] = self.restarts.get(name, 0) + 1
-            self._log(f"{name} died (exit code {code}) at step {self.global_step:,}; restarting it ({self.restarts[name]}/{cfg.max_restarts})")
-            self._start_child(name)
-        return True
-
-    def _messages(self) -> list[WorkerReport | EvalReport]:
-        return drain(self.shared.events)
-
-
-@contextlib.contextmanager
-def _sigint_ignored(hold: bool = False) -> Iterator[None]:
-    """Start children with SIGINT ignored, which they keep across exec: a terminal's Ctrl-C then
-    reaches only the trainer, which stops them in order and saves a checkpoint, and no child can
-    die with a KeyboardInterrupt traceback halfway through starting up or stepping.
-
-    With ``hold``, a Ctrl-C that arrives meanwhile (starting a spawned child can take seconds) is
-    not lost: SIGINT is blocked as well, and Linux keeps a blocked signal pending even while it is
-    ignored, so the trainer's own handler gets it once the block ends. The children inherit the
-    block and lift it as they start (:func:`a3c.shared.unblock_sigint`)."""
-    hold = hold and hasattr(signal, "pthread_sigmask")
-    try:
-        if hold:
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if hold:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-
-
-class Terminated(Exception):
-    """SIGTERM arrived; handled like Ctrl-C (stop, checkpoint), then exit code 143."""
-
-
-class StopSignals:
-    """Ctrl-C (SIGINT) and SIGTERM ask the trainer to stop; :meth:`TrainerBase._watch` polls
-    :attr:`received` and the run then stops in order: children joined, checkpoint saved.
-
-    The handler only records the signal. Raising from it, as Python's default Ctrl-C does, could
-    interrupt the trainer halfway through reading a child's report from the queue or writing
-    TensorBoard, and the orderly stop that follows could then block on what was left half done.
-    A second Ctrl-C does raise KeyboardInterrupt, for a stop that takes too long. A SIGINT that was
-    ignored when the trainer started (a shell's background job) stays ignored."""
-
-    def __init__(self) -> None:
-        self.received: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def _handler(self, signum: int, frame: object) -> None:
-        if self.received is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        if self.received is None:
-            self.received = signum
-
-    def __enter__(self) -> StopSignals:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            try:
-                if signal.getsignal(signum) is not signal.SIG_IGN:
-                    self._previous[signum] = signal.signal(signum, self._handler)
-            except ValueError:  # not the main thread: leave signals alone
-                break
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        for signum, previous in self._previous.items():
-            signal.signal(signum, previous)
-        self._previous.clear()
-
-    def as_exception(self) -> BaseException:
-        """What the signal ends the run with: KeyboardInterrupt (exit 130) or Terminated (143)."""
-        return Terminated() if self.received == signal.SIGTERM else KeyboardInterrupt()
-
-
-def train(
-    config: TrainConfig, run_dir: str | Path | None = None, task: Task | None = None, backend: str = "local", **kwargs: object
-) -> TrainResult:
-    """Train with ``config`` and return where the results are. See :class:`Trainer`; ``backend="ray"``
-    trains with :class:`a3c.ray_backend.RayTrainer` (which also takes ``address``)."""
-    if backend == "ray":
-        from a3c.ray_backend import RayTrainer
-
-        return RayTrainer(config, run_dir=run_dir, task=task, **kwargs).train()  # type: ignore[arg-type]
-    if backend != "local":
-        raise UserError(f"unknown backend {backend!r}; choose local or ray")
-    return Trainer(config, run_dir=run_dir, task=task, **kwargs).train()  # type: ignore[arg-type]
-
-
-__all__ = ["Terminated", "TrainResult", "Trainer", "TrainerBase", "TrainingFailed", "train"]

@@ -1,66 +1,28 @@
-"""Training telemetry: children report, the trainer process writes TensorBoard and CSV.
+"""What children tell the trainer: worker and evaluation reports, sent without blocking.
 
 Workers and the evaluator never write logs of their own beyond ``metrics.csv``: they put small
-messages on one queue, and the parent (which does no training) drains it, so there is one
-writer per file and no lock in the training loop.
+messages on one queue (or, under Ray, return them), and the parent (which does no training)
+drains it, so there is one writer per file and no lock in the training loop.
 
 - Workers send :class:`WorkerReport` about every :data:`REPORT_INTERVAL_S` seconds: sums over
   their updates since the last report.
 - The evaluator sends one :class:`EvalReport` per greedy episode; a round's last one carries its mean.
-- :class:`TrainingLog` turns them into TensorBoard scalars (in the run dir itself, so that
-  ``tensorboard --logdir runs`` shows one run per folder) and ``train_metrics.csv``.
 """
 
 from __future__ import annotations
 
-import csv
-import math
 import queue
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from a3c.config import TrainConfig
-    from a3c.worker import UpdateStats
+    from a3c.algorithm.config import TrainConfig
+    from a3c.algorithm.worker import UpdateStats
+
 
 #: Seconds between a worker's reports; a few per second over all workers keeps the queue tiny.
 REPORT_INTERVAL_S = 2.0
-
-TRAIN_METRICS_FIELDS = (
-    "wall_time_s",
-    "global_steps",
-    "steps_per_s",
-    "lr",
-    "updates",
-    "skipped_updates",
-    "policy_loss",
-    "value_loss",
-    "entropy",
-    "grad_norm",
-    "train_episodes",
-    "train_episode_return",
-)
-"""Columns of ``train_metrics.csv``: one row per log interval. Policy loss, value loss and entropy
-are the loss terms of an update (summed over the rollout's steps and averaged over its envs, as
-the seed's loss is), and they and the gradient norm are means over the updates applied in the
-interval; the training episode return is the mean raw game score of the episodes that ended in it."""
-
-#: TensorBoard tag of each logged quantity.
-TAGS = {
-    "eval_reward": "eval/episode_reward",
-    "eval_length": "eval/episode_length",
-    "eval_mean_reward": "eval/round_mean_reward",
-    "policy_loss": "loss/policy",
-    "value_loss": "loss/value",
-    "entropy": "loss/entropy",
-    "grad_norm": "train/grad_norm",
-    "steps_per_s": "train/steps_per_s",
-    "lr": "train/learning_rate",
-    "train_episode_return": "train/episode_return",
-    "skipped_updates": "train/skipped_updates",
-}
 
 
 @dataclass
@@ -115,7 +77,7 @@ class EvalReport:
 
 def eval_line(report: EvalReport) -> str:
     """The seed notebook's line for one evaluation episode, and the round's mean where it ends one."""
-    from a3c.evaluator import format_elapsed
+    from a3c.runtime.progress import format_elapsed
 
     note = "" if report.ended_by == "terminated" else f" ({report.ended_by})"
     line = (
@@ -192,72 +154,3 @@ def drain(events: Any) -> list[WorkerReport | EvalReport]:
             messages.append(events.get_nowait())
         except (queue.Empty, EOFError, OSError, ValueError):
             return messages
-
-
-def _mean(total: float, count: int) -> float:
-    return total / count if count else math.nan
-
-
-class TrainingLog:
-    """Parent side: TensorBoard scalars and ``train_metrics.csv`` for one run."""
-
-    def __init__(self, run_path: Path, lr: float, interval_s: float = 10.0) -> None:
-        from torch.utils.tensorboard import SummaryWriter
-
-        self.lr = lr
-        self.interval_s = interval_s
-        self.csv_path = run_path / "train_metrics.csv"
-        new_file = not self.csv_path.exists() or self.csv_path.stat().st_size == 0
-        self._csv_handle = self.csv_path.open("a", newline="")
-        self._csv = csv.DictWriter(self._csv_handle, TRAIN_METRICS_FIELDS)
-        if new_file:
-            self._csv.writeheader()
-        self.writer = SummaryWriter(log_dir=str(run_path), flush_secs=10)
-        self.window = WorkerReport(-1)
-        self.last_time: float | None = None
-        self.last_steps = 0
-
-    def eval_episode(self, report: EvalReport) -> None:
-        self.writer.add_scalar(TAGS["eval_reward"], report.reward, report.global_steps, walltime=None)
-        self.writer.add_scalar(TAGS["eval_length"], report.length, report.global_steps)
-        if report.round_mean is not None:
-            self.writer.add_scalar(TAGS["eval_mean_reward"], report.round_mean, report.global_steps)
-
-    def worker_report(self, report: WorkerReport) -> None:
-        self.window.add(report)
-
-    def tick(self, elapsed_s: float, global_steps: int, force: bool = False) -> dict[str, Any] | None:
-        """Write one interval's row once ``interval_s`` has passed (or ``force``); return it."""
-        if self.last_time is None:
-            self.last_time, self.last_steps = elapsed_s, global_steps
-            return None
-        span = elapsed_s - self.last_time
-        if span <= 0 or (span < self.interval_s and not force):
-            return None
-        w = self.window
-        row: dict[str, Any] = {
-            "wall_time_s": round(elapsed_s, 1),
-            "global_steps": global_steps,
-            "steps_per_s": round((global_steps - self.last_steps) / span, 1),
-            "lr": self.lr,
-            "updates": w.updates,
-            "skipped_updates": w.skipped,
-            "policy_loss": _mean(w.policy_loss, w.updates),
-            "value_loss": _mean(w.value_loss, w.updates),
-            "entropy": _mean(w.entropy, w.updates),
-            "grad_norm": _mean(w.grad_norm, w.updates),
-            "train_episodes": w.episodes,
-            "train_episode_return": _mean(w.return_sum, w.episodes),
-        }
-        self._csv.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
-        self._csv_handle.flush()
-        for key in ("steps_per_s", "lr", "skipped_updates", "policy_loss", "value_loss", "entropy", "grad_norm", "train_episode_return"):
-            if not (isinstance(row[key], float) and math.isnan(row[key])):
-                self.writer.add_scalar(TAGS[key], row[key], global_steps)
-        self.window = WorkerReport(-1)
-        self.last_time, self.last_steps = elapsed_s, global_steps
-        return row
-
-    def close(self) -> None:
-        self.writer.close()
-        self._csv_handle.close()

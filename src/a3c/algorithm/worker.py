@@ -4,7 +4,7 @@ Each update, in the seed's order:
 1. copy the shared weights into the local model;
 2. run up to ``num_steps`` env steps (stopping early at an episode's end), carrying the LSTM
    state across rollouts within an episode, detached from the previous rollout's graph;
-3. compute the loss (:mod:`a3c.losses`), back-propagate, clip the gradient norm;
+3. compute the loss (:mod:`a3c.algorithm.losses`), back-propagate, clip the gradient norm;
 4. hand the local gradients to the shared parameters and step the shared optimiser, no lock.
 
 :meth:`Worker.compute_gradients` is steps 1-3 and :meth:`Worker.apply_gradients` step 4; the Ray
@@ -24,13 +24,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim import Optimizer
 
-from a3c.config import TrainConfig
-from a3c.losses import RolloutLoss, a3c_loss
-from a3c.model import Hidden
-from a3c.optim import make_optimizer
-from a3c.shared import SharedState, seed_process, unblock_sigint
-from a3c.task import Task, make_vector_env
-from a3c.telemetry import WorkerReporter, report_interval
+from a3c.algorithm.config import TrainConfig
+from a3c.algorithm.losses import RolloutLoss, a3c_loss
+from a3c.algorithm.model import Hidden
+from a3c.algorithm.task import Task, make_vector_env
+from a3c.runtime.seeding import seed_process
+from a3c.runtime.shared import SharedState
 
 
 @dataclass
@@ -296,15 +295,6 @@ class BatchedWorker(Worker):
         )
 
 
-def build_worker(rank: int, config: TrainConfig, task: Task, shared: SharedState) -> Worker:
-    """Everything a worker process builds for itself, seeded with ``seed + rank``."""
-    env, local_model = build_envs_and_model(rank, config, task)
-    optimizer = shared.optimizer
-    if optimizer is None:  # --no-shared: private statistics over the shared parameters
-        optimizer = make_optimizer(config.optimizer, shared.model.parameters(), config.lr)
-    return worker_class(config)(config, env, local_model, shared, optimizer, slot=rank)  # type: ignore[arg-type]
-
-
 def worker_class(config: TrainConfig) -> type[Worker]:
     """The seed's worker for one env per worker, the batched one for more."""
     return Worker if config.envs_per_worker == 1 else BatchedWorker
@@ -336,24 +326,3 @@ class _SpacesOf:
 def _single_env_view(envs: gym.vector.VectorEnv) -> gym.Env:
     """What ``Task.make_model`` reads from an env: the single-env spaces."""
     return _SpacesOf(envs.single_observation_space, envs.single_action_space)  # type: ignore[return-value]
-
-
-#: Exit code of a worker that met ``max_nonfinite_updates`` non-finite updates in a row.
-EXIT_NONFINITE = 3
-
-
-def worker_main(rank: int, config: TrainConfig, task: Task, shared: SharedState) -> None:
-    """Entry point of a training process. Runs until ``max_steps`` or the stop event."""
-    unblock_sigint()
-    worker = build_worker(rank, config, task, shared)
-    reporter = WorkerReporter(rank, shared.events, interval_s=report_interval(config))
-    shared.wait_for_evaluator()
-    try:
-        while not shared.should_stop(config.max_steps):
-            reporter.record(worker.update())
-            if worker.nonfinite_limit_reached:
-                raise SystemExit(EXIT_NONFINITE)
-    finally:
-        reporter.flush()
-        worker.env.close()
-

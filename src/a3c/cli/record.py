@@ -26,23 +26,32 @@ if TYPE_CHECKING:
     import numpy as np
     from torch import nn
 
-    from a3c.evaluator import EpisodeResult
+    from a3c.algorithm.evaluation import EpisodeResult
+
 
 FORMATS = (".mp4", ".gif")
+
+
 DEFAULT_FPS = 30.0
+
+
 #: GIF delays are whole hundredths of a second, and browsers slow delays under 20 ms down to
 #: 100 ms, so a GIF cannot play faster than 50 frames per second.
 GIF_MAX_FPS = 50.0
+
+
 #: imageio's 0-10 quality scale; 7 maps to x264 CRF 15, which keeps the one-pixel edges of
 #: Atari sprites sharp while a Pong episode stays well under a megabyte.
 MP4_QUALITY = 7
+
+
 #: The band under the overlay text keeps a third of its brightness, so white text reads on any game.
 _BAND_DIVISOR = 3
 
 
 def add_parser(subparsers: Any) -> None:
     """Register the ``record`` subcommand on the ``a3c`` parser."""
-    from a3c.cli import non_negative_int, positive_int, probability
+    from a3c.cli.args import non_negative_int, positive_int, probability
 
     p = subparsers.add_parser(
         "record",
@@ -138,7 +147,7 @@ def record_video(
     The file appears at ``out_path`` only once complete: a failure, or Ctrl-C, leaves whatever
     was there before. Raises :class:`UserError` for an unusable ``out_path``.
     """
-    from a3c.evaluator import play_greedy_episode
+    from a3c.algorithm.evaluation import play_greedy_episode
 
     if episodes < 1 or max_episode_length < 1 or scale < 1 or not fps > 0:
         raise ValueError("episodes, max_episode_length, scale and fps must be positive")
@@ -333,7 +342,7 @@ def _publish(tmp: Path, path: Path) -> None:
 
 
 def _cmd_record(args: argparse.Namespace) -> int:
-    from a3c.evaluator import load_policy
+    from a3c.runtime.policy import load_policy
 
     path = check_output_path(args.out, args.fps)  # before the slower loading, so a typo fails at once
     policy = load_policy(args.checkpoint, args.env_name, args.seed, render_mode="rgb_array", sticky=args.sticky, noop_max=args.noop_max)

@@ -3,7 +3,7 @@
 ::
 
     a3c plot runs/classic runs/batched -o curve.png
-    a3c plot docs/results/pong-seed-2proc-metrics.csv:classic docs/results/pong-k8-t5-lr2e-4-metrics.csv:batched \\
+    a3c plot docs/results/pong-seed-2proc-metrics.csv:classic docs/results/pong-k8-t5-lr2e-4-metrics.csv:batched \
         -o docs/results/pong-curves.png --threshold 18
 
 Each input is a run dir (its ``metrics.csv`` and ``config.yaml``) or a metrics CSV, optionally
@@ -35,15 +35,19 @@ from a3c.errors import UserError
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+
 DEFAULT_WINDOW = 5
 """Evaluation episodes in the rolling mean: as many as a default evaluation round (``eval_episodes``)."""
+
 
 REQUIRED_COLUMNS = ("wall_time_s", "global_steps", "episode_reward")
 """The columns of ``metrics.csv`` that a plot needs; ``ended_by`` is used when present."""
 
+
 IGNORED_KEYS: frozenset[str] = frozenset()
 """Config keys never used in labels, for keys that differ between any two runs without saying
 anything about them (a timestamp, a host name). The config has none today."""
+
 
 _MISSING = object()
 
@@ -101,7 +105,7 @@ def _read_config(path: Path) -> dict[str, Any]:
         raise UserError(f"cannot read config {str(path)!r}: {error}") from error
     if not isinstance(data, dict):
         raise UserError(f"config {str(path)!r} is not a mapping of flags to values")
-    from a3c.config import TrainConfig
+    from a3c.algorithm.config import TrainConfig
 
     # Configs written before a field existed lack it, and such a run ran with the field's
     # default; filling it in lets envs_per_worker=1 show against envs_per_worker=8. Factory
@@ -352,7 +356,7 @@ def _finite_float(text: str) -> float:
 
 def add_parser(subparsers: Any) -> None:
     """Register the ``plot`` subcommand on the ``a3c`` parser."""
-    from a3c.cli import positive_int
+    from a3c.cli.args import positive_int
     p = subparsers.add_parser(
         "plot",
         help="plot evaluation reward of runs against steps and wall time",

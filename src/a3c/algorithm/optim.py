@@ -144,6 +144,7 @@ class SharedRMSprop(_SharedStateOptimizer):
         square_avg.mul_(group["alpha"]).addcmul_(grad, grad, value=1 - group["alpha"])
         p.addcdiv_(grad, square_avg.add(group["eps"]).sqrt_(), value=-group["lr"])
 
+
 def make_optimizer(name: str, params: Iterable[torch.Tensor], lr: float) -> Optimizer:
     """The optimiser that ``--optimizer`` names, with its default hyperparameters."""
     if name == "adam":

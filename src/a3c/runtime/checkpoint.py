@@ -14,13 +14,21 @@ from typing import Any
 
 import torch
 
+from a3c.algorithm.model import ActorCritic, MLPActorCritic
 from a3c.errors import UserError
-from a3c.model import ActorCritic, MLPActorCritic
 
 FORMAT = "a3c-checkpoint"
+
+
 VERSION = 1
+
+
 LATEST = "latest.pt"
+
+
 BEST = "best.pt"
+
+
 CHECKPOINT_DIR = "checkpoints"
 
 

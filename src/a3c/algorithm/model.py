@@ -15,6 +15,7 @@ from torch import nn
 
 LSTM_SIZE = 256
 
+
 Hidden = tuple[torch.Tensor, torch.Tensor]
 
 

@@ -55,11 +55,11 @@ CORRIDOR_ID = "a3c/Corridor-v0"
 """Registered with gymnasium, so that a Corridor env has a spec and ``env.spec.make()`` rebuilds it."""
 
 if CORRIDOR_ID not in gym.registry:
-    gym.register(CORRIDOR_ID, entry_point="a3c.envs.toy:Corridor")
+    gym.register(CORRIDOR_ID, entry_point=f"{__name__}:Corridor")
 
 
 def make_corridor(seed: int | None = None, length: int = 10, time_limit: int = 20) -> gym.Env:
-    """Env factory with the same signature shape as :func:`a3c.envs.make_atari_env`."""
+    """Env factory with the same signature shape as :func:`a3c.algorithm.envs.make_atari_env`."""
     env = gym.make(CORRIDOR_ID, length=length, time_limit=time_limit)
     env.reset(seed=seed)
     env.action_space.seed(seed)

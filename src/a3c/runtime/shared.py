@@ -1,55 +1,24 @@
-"""What every process shares: the model, the optimiser statistics, the step counter, a stop flag."""
+"""What the local backend's processes share: the model, the optimiser statistics, the step
+counter, the stop and ready flags, and the report queue, with no lock in the training loop.
+
+:class:`SharedState` is what a worker links to (:class:`a3c.algorithm.worker.WorkerLink`): the
+current weights, a step counter, and whether to stop.
+"""
 
 from __future__ import annotations
 
 import multiprocessing as mp
-import random
-import signal
 import time
 from dataclasses import dataclass
 from multiprocessing.context import BaseContext
 from typing import Any
 
-import numpy as np
-import torch
 from torch import nn
 from torch.optim import Optimizer
 
 #: Process start method. ``spawn`` behaves the same on Linux, macOS and Windows, and never
 #: forks a parent's threads or locks into a child.
 START_METHOD = "spawn"
-
-
-def seed_process(seed: int) -> None:
-    """One intra-op thread per process (the cores belong to the workers) and seeded RNGs."""
-    torch.set_num_threads(1)
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
-    random.seed(seed)
-
-
-def unblock_sigint() -> None:
-    """Lift the SIGINT block a child inherits from the trainer's start (it stays ignored)."""
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-
-
-def capture_rng_states() -> dict[str, Any]:
-    """This process's torch, NumPy and Python RNG states, in types ``weights_only`` loading accepts."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    return {
-        "torch": torch.get_rng_state(),
-        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss), "cached": float(cached)},
-        "python": random.getstate(),
-    }
-
-
-def restore_rng_states(states: dict[str, Any]) -> None:
-    torch.set_rng_state(states["torch"])
-    n = states["numpy"]
-    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
-    version, internal, gauss = states["python"]
-    random.setstate((version, tuple(internal), gauss))
 
 
 @dataclass
@@ -72,7 +41,7 @@ class SharedState:
     flags: Any
     """``multiprocessing.Array('b', 2, lock=False)``: [stop requested, evaluator ready]."""
     events: Any
-    """``multiprocessing.Queue`` of :mod:`a3c.telemetry` reports from the children to the trainer."""
+    """``multiprocessing.Queue`` of :mod:`a3c.runtime.messages` reports from the children to the trainer."""
 
     @classmethod
     def create(

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import gymnasium as gym
 from torch import nn
 
-from a3c.envs.atari import check_env_settings, make_atari_env, resolve_env_id
-from a3c.envs.toy import make_corridor
-from a3c.model import ActorCritic, MLPActorCritic
+from a3c.algorithm.envs.atari import check_env_settings, make_atari_env, resolve_env_id
+from a3c.algorithm.envs.toy import make_corridor
+from a3c.algorithm.model import ActorCritic, MLPActorCritic
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def mlp_model(env: gym.Env) -> nn.Module:
 def atari_task(env_id: str, sticky: float | None = None, noop_max: int = 0) -> Task:
     """The seed's setting: a preprocessed Atari game and the conv+LSTM network, with the
     sticky-action probability (None: the id's own) and no-op starts of
-    :func:`a3c.envs.atari.make_atari_env`.
+    :func:`a3c.algorithm.envs.atari.make_atari_env`.
 
     Raises :class:`a3c.errors.UserError` at once for an id that is not an Atari game.
     """
@@ -49,7 +49,7 @@ def atari_task(env_id: str, sticky: float | None = None, noop_max: int = 0) -> T
 
 
 def corridor_task(length: int = 10, time_limit: int = 20) -> Task:
-    """The tiny :class:`a3c.envs.toy.Corridor` task with the MLP network, for fast tests."""
+    """The tiny :class:`a3c.algorithm.envs.toy.Corridor` task with the MLP network, for fast tests."""
     return Task("Corridor", functools.partial(make_corridor, length=length, time_limit=time_limit), mlp_model)
 
 

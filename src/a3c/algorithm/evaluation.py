@@ -1,0 +1,161 @@
+"""Greedy evaluation: argmax episodes with the seed's stuck guard, and the protocol they play.
+
+The same episode loop serves the evaluation process that runs beside training, ``a3c evaluate``
+and ``a3c record``. A :class:`Protocol` names how episodes are played (game, sticky actions,
+no-op starts, cap): on a deterministic game every greedy episode of one agent is the same game,
+so the field scores agents under sticky actions or random no-op starts.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from a3c.algorithm.config import TrainConfig
+from a3c.algorithm.envs.atari import check_env_settings, resolve_env_id
+from a3c.algorithm.task import Task
+from a3c.runtime.seeding import seed_process
+
+#: End an episode when this many consecutive greedy actions were the same. A greedy policy
+#: that has collapsed onto one action (e.g. never pressing FIRE) would otherwise play forever.
+STUCK_REPEATS = 100
+
+
+@dataclass
+class EpisodeResult:
+    reward: float
+    """Sum of the unclipped env rewards."""
+    length: int
+    ended_by: str
+    """``terminated``, ``truncated`` (by the env's own time limit), ``max_length`` or ``stuck``."""
+
+
+def greedy_action(model: nn.Module, obs: np.ndarray, hidden: tuple[torch.Tensor, torch.Tensor]) -> tuple[int, tuple[torch.Tensor, torch.Tensor]]:
+    with torch.no_grad():
+        _, logits, hidden = model(torch.from_numpy(np.asarray(obs, dtype=np.float32)).unsqueeze(0), hidden)
+    return int(logits.argmax(dim=1).item()), hidden
+
+
+def play_greedy_episode(
+    model: nn.Module,
+    env: gym.Env,
+    max_episode_length: int,
+    stuck_repeats: int = STUCK_REPEATS,
+    should_stop: Callable[[], bool] | None = None,
+    on_step: Callable[[int, float], None] | None = None,
+    seed: int | None = None,
+) -> EpisodeResult | None:
+    """Play one episode with argmax actions. Returns None if ``should_stop`` fired first.
+
+    ``seed`` seeds the reset (sticky actions, no-op starts, the normaliser start afresh), so
+    that the episode does not depend on the episodes played before it. ``on_step(length,
+    total_reward)`` is called after every env step (``a3c record`` grabs a frame there)."""
+    obs, _ = env.reset(seed=seed)
+    hidden = model.initial_state()
+    recent: deque[int] = deque(maxlen=stuck_repeats)
+    total, length = 0.0, 0
+    while True:
+        if should_stop is not None and should_stop():
+            return None
+        action, hidden = greedy_action(model, obs, hidden)
+        obs, reward, terminated, truncated, _ = env.step(action)
+        total += float(reward)
+        length += 1
+        recent.append(action)
+        if on_step is not None:
+            on_step(length, total)
+        if terminated:
+            return EpisodeResult(total, length, "terminated")
+        if truncated:
+            return EpisodeResult(total, length, "truncated")
+        if length >= max_episode_length:
+            return EpisodeResult(total, length, "max_length")
+        if len(recent) == stuck_repeats and recent.count(recent[0]) == stuck_repeats:
+            return EpisodeResult(total, length, "stuck")
+
+
+def build_evaluator(rank: int, config: TrainConfig, task: Task) -> tuple[gym.Env, nn.Module]:
+    """The evaluator's env and network (in eval mode), with the process seeded with ``seed + rank``."""
+    seed_process(config.seed + rank)
+    env = task.make_env(config.seed + rank)
+    model = task.make_model(env)
+    model.eval()
+    return env, model
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How greedy episodes are played: the game, its sticky actions and no-op starts, the cap."""
+
+    env_id: str
+    sticky: float | None = None
+    """The ALE's repeat-action probability; None: the id's own."""
+    noop_max: int = 0
+    max_episode_length: int = 1_000_000
+
+    @property
+    def is_atari(self) -> bool:
+        return self.env_id != "Corridor"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings actually played, with the id's own defaults resolved."""
+        data: dict[str, Any] = {"env_id": self.env_id}
+        if self.is_atari:
+            spec = resolve_env_id(self.env_id)
+            frameskip = spec.frameskip
+            data["frameskip"] = list(frameskip) if isinstance(frameskip, tuple) else frameskip
+            data["sticky"] = spec.repeat_action_probability if self.sticky is None else float(self.sticky)
+            data["noop_max"] = self.noop_max
+        data["max_episode_length"] = self.max_episode_length
+        data["policy"] = "greedy (argmax)"
+        data["stuck_guard"] = STUCK_REPEATS
+        return data
+
+    def describe(self) -> str:
+        """One line: ``ALE/Pong-v5: frameskip 4, sticky actions 0.25, no no-op starts, greedy ...``."""
+        d = self.to_dict()
+        if not self.is_atari:
+            return f"{self.env_id}: greedy, stuck guard {STUCK_REPEATS}"
+        frameskip = d["frameskip"]
+        skip = f"random {frameskip[0]}-{frameskip[1] - 1}" if isinstance(frameskip, list) else str(frameskip)
+        noops = f"0-{self.noop_max} random no-op starts" if self.noop_max else "no no-op starts"
+        return (
+            f"{self.env_id}: frameskip {skip}, sticky actions {d['sticky']:g}, {noops}, greedy with the stuck guard "
+            f"({STUCK_REPEATS} repeats), episodes cut at {self.max_episode_length:,} steps"
+        )
+
+
+def trained_protocol(checkpoint: dict[str, Any], max_episode_length: int = 1_000_000) -> Protocol:
+    """The env settings a checkpoint was trained with (older checkpoints: the id's own)."""
+    config = checkpoint.get("config") or {}
+    return Protocol(str(checkpoint["env_id"]), config.get("sticky"), int(config.get("noop_max") or 0), max_episode_length)
+
+
+def evaluation_protocol(
+    checkpoint: dict[str, Any],
+    env_id: str | None = None,
+    sticky: float | None = None,
+    noop_max: int | None = None,
+    max_episode_length: int = 1_000_000,
+) -> Protocol:
+    """The protocol that ``a3c evaluate`` plays: the checkpoint's training settings by default; another
+    ``env_id`` brings that id's own settings; ``sticky`` and ``noop_max`` override either."""
+    trained = trained_protocol(checkpoint, max_episode_length)
+    base = trained if env_id is None or env_id == trained.env_id else Protocol(env_id, None, 0, max_episode_length)
+    protocol = Protocol(
+        base.env_id,
+        base.sticky if sticky is None else sticky,
+        base.noop_max if noop_max is None else noop_max,
+        max_episode_length,
+    )
+    if protocol.is_atari:
+        check_env_settings(protocol.sticky, protocol.noop_max)
+        resolve_env_id(protocol.env_id)
+    return protocol

@@ -1,0 +1,194 @@
+"""The local backend: Hogwild! processes on this machine, one model in shared memory.
+
+:class:`LocalRun` starts the evaluation process and one process per worker (``spawn``, one
+thread each), watches their exit codes and restarts the dead. :func:`worker_main` and
+:func:`evaluator_main` are the children's entry points.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch.multiprocessing as mp
+from torch import nn
+
+from a3c.algorithm.config import TrainConfig
+from a3c.algorithm.evaluation import build_evaluator, play_greedy_episode
+from a3c.algorithm.optim import make_optimizer
+from a3c.algorithm.task import Task
+from a3c.algorithm.worker import Worker, build_envs_and_model, worker_class
+from a3c.backends.base import (
+    EVALUATOR,
+    JOIN_TIMEOUT_S,
+    TrainingRun,
+    child_names,
+    nonfinite_failure,
+)
+from a3c.runtime.eval_log import EvaluationLog
+from a3c.runtime.messages import (
+    EvalReport,
+    WorkerReport,
+    WorkerReporter,
+    drain,
+    report_interval,
+    send,
+)
+from a3c.runtime.run_dir import RunDir
+from a3c.runtime.shared import START_METHOD, SharedState
+from a3c.runtime.signals import _sigint_ignored, unblock_sigint
+
+
+def build_worker(rank: int, config: TrainConfig, task: Task, shared: SharedState) -> Worker:
+    """Everything a worker process builds for itself, seeded with ``seed + rank``."""
+    env, local_model = build_envs_and_model(rank, config, task)
+    optimizer = shared.optimizer
+    if optimizer is None:  # --no-shared: private statistics over the shared parameters
+        optimizer = make_optimizer(config.optimizer, shared.model.parameters(), config.lr)
+    return worker_class(config)(config, env, local_model, shared, optimizer, slot=rank)  # type: ignore[arg-type]
+
+
+#: Exit code of a worker that met ``max_nonfinite_updates`` non-finite updates in a row.
+EXIT_NONFINITE = 3
+
+
+def worker_main(rank: int, config: TrainConfig, task: Task, shared: SharedState) -> None:
+    """Entry point of a training process. Runs until ``max_steps`` or the stop event."""
+    unblock_sigint()
+    worker = build_worker(rank, config, task, shared)
+    reporter = WorkerReporter(rank, shared.events, interval_s=report_interval(config))
+    shared.wait_for_evaluator()
+    try:
+        while not shared.should_stop(config.max_steps):
+            reporter.record(worker.update())
+            if worker.nonfinite_limit_reached:
+                raise SystemExit(EXIT_NONFINITE)
+    finally:
+        reporter.flush()
+        worker.env.close()
+
+
+def evaluator_main(
+    rank: int,
+    config: TrainConfig,
+    task: Task,
+    shared: SharedState,
+    run_dir: str,
+    start_time: float,
+    best_reward: float | None = None,
+) -> None:
+    """Entry point of the evaluation process: copy the weights at each round's start, play greedily, log."""
+    unblock_sigint()
+    env, model = build_evaluator(rank, config, task)
+    recorder = EvaluationLog(RunDir(run_dir), task.env_id, config, start_time, best_reward)
+    shared.mark_evaluator_ready()
+    try:
+        weights_step = 0
+        while not shared.should_stop(config.max_steps):
+            if recorder.starts_round:
+                model.load_state_dict(shared.model.state_dict())
+                weights_step = shared.global_step
+            result = play_greedy_episode(
+                model, env, config.max_episode_length, should_stop=lambda: shared.should_stop(config.max_steps)
+            )
+            if result is None:
+                break
+            send(shared.events, recorder.record(result, model, weights_step, shared.global_step))
+            if config.eval_interval_s > 0:
+                shared.sleep(config.eval_interval_s)
+    finally:
+        env.close()
+
+
+class LocalRun(TrainingRun):
+    """The local backend: the evaluator and the workers are processes on this machine that
+    update one model in shared memory without a lock (Hogwild!)."""
+
+    def __init__(self, config: TrainConfig, run_dir: str | Path | None = None, task: Task | None = None, **kwargs: Any) -> None:
+        super().__init__(config, run_dir, task, **kwargs)
+        self.ctx = mp.get_context(START_METHOD)
+        self.children: dict[str, mp.Process] = {}
+
+    @property
+    def global_step(self) -> int:
+        return self.shared.global_step
+
+    def _start(self, resumed: dict[str, Any] | None) -> None:
+        model, optimizer, start_step = self._build_model(resumed)
+        self.shared = SharedState.create(model, optimizer, self.ctx, start_step=start_step, slots=self.config.num_processes)
+
+    def _snapshot(self) -> tuple[nn.Module, dict[str, Any] | None, int]:
+        shared = self.shared
+        optimizer_state = shared.optimizer.state_dict() if shared.optimizer is not None else None
+        return shared.model, optimizer_state, shared.global_step
+
+    def _launch(self) -> None:
+        # The evaluator first: workers wait until it is ready, so even a short run is evaluated.
+        for name in child_names(self.config.num_processes):
+            self._start_child(name)
+
+    def _start_child(self, name: str) -> mp.Process:
+        """Start (or restart) one child."""
+        cfg, shared = self.config, self.shared
+        child_cfg = self._child_config(name)
+        if name == EVALUATOR:
+            target: Any = evaluator_main
+            args: tuple = (cfg.num_processes, child_cfg, self.task, shared, str(self.run.path), self.start, self.best_eval)
+        else:
+            target, args = worker_main, (int(name.rsplit("-", 1)[1]), child_cfg, self.task, shared)
+        process = self.ctx.Process(target=target, args=args, name=name, daemon=True)
+        with _sigint_ignored(hold=True):
+            process.start()
+        self.children[name] = process
+        return process
+
+    def _stop_all(self) -> list[str]:
+        self.shared.request_stop()
+        processes = list(self.children.values())
+        deadline = time.monotonic() + JOIN_TIMEOUT_S
+        for process in processes:
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+        forced = []
+        for process in processes:
+            if process.is_alive():
+                forced.append(process.name)
+                process.terminate()
+                process.join(timeout=2.0)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        return forced
+
+    def _child_problems(self, forced: list[str]) -> list[str]:
+        return [f"{p.name} (exit code {p.exitcode})" for p in self.children.values() if p.exitcode not in (0, None) and p.name not in forced]
+
+    def _exit_codes(self) -> dict[str, int | None]:
+        return {p.name: p.exitcode for p in self.children.values()}
+
+    def _poll(self) -> bool:
+        if not self._check_children():
+            return False
+        workers = [p for name, p in self.children.items() if name != EVALUATOR]
+        return any(p.is_alive() for p in workers)
+
+    def _check_children(self) -> bool:
+        """Restart children that died, within ``max_restarts``; False when the run must stop."""
+        cfg = self.config
+        for name, process in list(self.children.items()):
+            code = process.exitcode
+            if code in (None, 0):
+                continue
+            if code == EXIT_NONFINITE:
+                self.failure = nonfinite_failure(name, cfg)
+                return False
+            if self.restarts.get(name, 0) >= cfg.max_restarts:
+                self.failure = f"{name} died (exit code {code}) after {cfg.max_restarts} restarts"
+                return False
+            self.restarts[name] = self.restarts.get(name, 0) + 1
+            self._log(f"{name} died (exit code {code}) at step {self.global_step:,}; restarting it ({self.restarts[name]}/{cfg.max_restarts})")
+            self._start_child(name)
+        return True
+
+    def _messages(self) -> list[WorkerReport | EvalReport]:
+        return drain(self.shared.events)
