@@ -24,10 +24,10 @@ import torch
 import torch.multiprocessing as mp
 
 from a3c.algorithm.config import TrainConfig, resolve_config
+from a3c.algorithm.seeding import seed_process
 from a3c.algorithm.task import atari_task, make_vector_env
 from a3c.backends.base import TrainingRun
 from a3c.backends.local import LocalRun
-from a3c.runtime.seeding import seed_process
 from a3c.runtime.shared import START_METHOD
 
 

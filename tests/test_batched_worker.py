@@ -11,10 +11,10 @@ from a3c.algorithm.config import TrainConfig
 from a3c.algorithm.losses import a3c_loss
 from a3c.algorithm.model import MLPActorCritic
 from a3c.algorithm.optim import SharedAdam
+from a3c.algorithm.seeding import seed_process
 from a3c.algorithm.task import Task, corridor_task, make_vector_env, mlp_model
 from a3c.algorithm.worker import BatchedWorker, Rollout, Worker
 from a3c.backends.local import build_worker
-from a3c.runtime.seeding import seed_process
 from a3c.runtime.shared import START_METHOD, SharedState
 
 GAMMA, LAMBDA, ENTROPY = 0.95, 0.9, 0.01
@@ -84,7 +84,7 @@ def test_batched_rollout_shapes_counting_clipping_and_lstm_resets():
     envs = make_vector_env(Task("Scripted", _scripted_env, mlp_model), [0, 1, 2], max_episode_length=1000)
     shared = SharedState.create(MLPActorCritic(4, 2), None, mp.get_context(START_METHOD))
     local = HiddenRecorder(4, 2)
-    worker = BatchedWorker(config, envs, local, shared, SharedAdam(shared.model.parameters()))
+    worker = BatchedWorker(config, envs, local, shared.worker_link(0, 10**9), SharedAdam(shared.model.parameters()))
     rollout = worker.rollout()
     for tensor in (rollout.log_probs, rollout.entropies, rollout.values, rollout.rewards, rollout.dones):
         assert tensor.shape == (4, 3)

@@ -26,13 +26,13 @@ from proctree import (
 from a3c.algorithm.config import TrainConfig, resume_config
 from a3c.algorithm.envs import make_corridor
 from a3c.algorithm.model import ActorCritic
+from a3c.algorithm.seeding import seed_process
 from a3c.algorithm.task import Task, corridor_task, mlp_model
 from a3c.backends import train
 from a3c.backends.base import TrainingFailed
 from a3c.backends.local import LocalRun
 from a3c.runtime.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from a3c.runtime.run_dir import RunDir
-from a3c.runtime.seeding import seed_process
 from a3c.runtime.signals import StopSignals, Terminated
 
 pytestmark = pytest.mark.slow

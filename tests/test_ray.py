@@ -8,7 +8,6 @@ The tests that need a running Ray share one simulated cluster of two 1-CPU nodes
 
 from __future__ import annotations
 
-import copy
 import os
 import signal
 import subprocess
@@ -25,11 +24,10 @@ from a3c.algorithm.config import TrainConfig
 from a3c.algorithm.envs import make_corridor
 from a3c.algorithm.model import MLPActorCritic
 from a3c.algorithm.optim import SharedAdam
+from a3c.algorithm.seeding import seed_process
 from a3c.algorithm.task import corridor_task
 from a3c.algorithm.worker import Worker
 from a3c.runtime.checkpoint import load_checkpoint
-from a3c.runtime.seeding import seed_process
-from a3c.runtime.shared import SharedState
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +86,8 @@ def test_a_worker_actor_update_is_exactly_the_local_update(ray_module):
     then moves the weights exactly as the local hand-off and shared optimiser step do."""
     from a3c.backends.ray.actors import (
         ParameterServer,
+        ServerLink,
         flat_gradients,
-        set_flat_parameters,
     )
 
     config = TrainConfig(env_name="Corridor", num_steps=5, num_processes=1, lr=0.01)
@@ -98,7 +96,7 @@ def test_a_worker_actor_update_is_exactly_the_local_update(ray_module):
         seed_process(0)
         shared_model, local_model = MLPActorCritic(10, 3), MLPActorCritic(10, 3)
         optimizer = SharedAdam(shared_model.parameters(), lr=config.lr)
-        worker = Worker(config, make_corridor(0), local_model, SharedState.private(shared_model), optimizer)
+        worker = Worker(config, make_corridor(0), local_model, ModelLink(shared_model), optimizer)
         for _ in range(10):
             worker.update()
         return [p.detach().clone() for p in shared_model.parameters()]
@@ -107,14 +105,11 @@ def test_a_worker_actor_update_is_exactly_the_local_update(ray_module):
         seed_process(0)
         server_model, local_model = MLPActorCritic(10, 3), MLPActorCritic(10, 3)
         server = ParameterServer(server_model, config, None, global_step=100)
-        replica = copy.deepcopy(server_model)  # not a new MLPActorCritic: that would draw from the RNG
-        weights, step = server.weights()
-        set_flat_parameters(replica, weights)
-        worker = Worker(config, make_corridor(0), local_model, SharedState.private(replica), None)
+        link = ServerLink(*server.weights(), max_steps=10**9)
+        worker = Worker(config, make_corridor(0), local_model, link)
         for _ in range(10):
             stats = worker.compute_gradients()
-            weights, step = server.apply(0, flat_gradients(worker.model), stats.steps)
-            set_flat_parameters(replica, weights)
+            link.weights, step = server.apply(0, flat_gradients(worker.model), stats.steps)
         return [p.detach().clone() for p in server_model.parameters()], step
 
     expected = local_run()
@@ -131,8 +126,24 @@ def test_a_worker_actor_update_is_exactly_the_local_update(ray_module):
     gradient = flat_gradients(_model_with_gradients())
     server.apply(0, gradient, 1)
     server.apply(1, gradient, 1)
-    assert sorted(server.private_optimizers) == [0, 1]
+    assert sorted(server.optimizers) == [0, 1] and server.optimizers[0] is not server.optimizers[1]
     assert server.state()[1] is None
+
+
+class ModelLink:
+    """A worker linked to a model in this process: syncs from it, counts nothing, never stops."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def sync(self, model):
+        model.load_state_dict(self.model.state_dict())
+
+    def count_steps(self, n):
+        pass
+
+    def should_stop(self):
+        return False
 
 
 def _model_with_gradients() -> MLPActorCritic:

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from conftest import ScriptedRewardEnv
 
-from a3c.cli import record
 from a3c.algorithm.model import ActorCritic, MLPActorCritic
+from a3c.cli import record
 from a3c.cli.record import gif_delays_ms, record_video
 from a3c.runtime.checkpoint import make_checkpoint, save_checkpoint
 

@@ -12,8 +12,8 @@ from a3c.algorithm.config import TrainConfig
 from a3c.algorithm.envs import make_corridor
 from a3c.algorithm.model import MLPActorCritic
 from a3c.algorithm.optim import SharedAdam, SharedRMSprop
-from a3c.algorithm.worker import Worker
-from a3c.runtime.seeding import seed_process
+from a3c.algorithm.seeding import seed_process
+from a3c.algorithm.worker import Worker, optimizer_params
 from a3c.runtime.shared import START_METHOD, SharedState
 
 CTX = mp.get_context(START_METHOD)
@@ -49,7 +49,7 @@ def _check_each_update_applies_exactly_that_rollouts_gradient(worker_class: type
     lr = 1.0  # large steps keep float32 round-off far below the gradients being compared
     optimizer = torch.optim.SGD(shared_model.parameters(), lr=lr)
     shared = _shared(shared_model, optimizer)
-    worker = worker_class(config, make_corridor(0), MLPActorCritic(10, 3), shared, optimizer)
+    worker = worker_class(config, make_corridor(0), MLPActorCritic(10, 3), shared.worker_link(0, 10**9), optimizer)
     for update in range(6):
         before = [p.detach().clone() for p in shared_model.parameters()]
         stats = worker.update()
@@ -64,7 +64,7 @@ def test_each_update_applies_exactly_that_rollouts_gradient(max_grad_norm):
     _check_each_update_applies_exactly_that_rollouts_gradient(GradientSpyWorker, max_grad_norm)
     # and no reference to a rollout's gradient is left on the shared model for a later step
     shared_model = MLPActorCritic(10, 3)
-    worker = Worker(TrainConfig(env_name="Corridor", num_processes=1), make_corridor(0), MLPActorCritic(10, 3), _shared(shared_model), torch.optim.SGD(shared_model.parameters(), lr=0.1))
+    worker = Worker(TrainConfig(env_name="Corridor", num_processes=1), make_corridor(0), MLPActorCritic(10, 3), _shared(shared_model).worker_link(0, 10**9), torch.optim.SGD(shared_model.parameters(), lr=0.1))
     worker.update()
     assert all(p.grad is None for p in shared_model.parameters())
 
@@ -74,7 +74,7 @@ class SeedEraHandOffWorker(GradientSpyWorker):
     it is None, the local ``zero_grad()`` now sets grads to None, and nothing drops the shared ones."""
 
     def apply_gradients(self) -> None:
-        for local, shared in zip(self.model.parameters(), self.shared.model.parameters()):
+        for local, shared in zip(self.model.parameters(), optimizer_params(self.optimizer)):
             if shared.grad is not None:
                 break
             shared._grad = local.grad
@@ -118,7 +118,7 @@ def test_lstm_state_is_carried_detached_within_an_episode_and_zeroed_at_its_star
     env = ScriptedRewardEnv([0.0] * 5)  # episodes of 5 steps: rollouts of 3, then 2 (ends)
     local = HiddenRecorder(4, 2)
     shared = _shared(MLPActorCritic(4, 2), None)
-    worker = Worker(config, env, local, shared, SharedAdam(shared.model.parameters()))
+    worker = Worker(config, env, local, shared.worker_link(0, 10**9), SharedAdam(shared.model.parameters()))
 
     first = worker.rollout()
     assert not first.done
@@ -144,7 +144,7 @@ def test_rewards_are_clipped_and_the_return_is_bootstrapped_unless_the_episode_e
     config = TrainConfig(env_name="Scripted", num_steps=2, num_processes=1)
     env = ScriptedRewardEnv([5.0, -3.0, 0.5, 2.0])
     shared = _shared(MLPActorCritic(4, 2), None)
-    worker = Worker(config, env, MLPActorCritic(4, 2), shared, SharedAdam(shared.model.parameters()))
+    worker = Worker(config, env, MLPActorCritic(4, 2), shared.worker_link(0, 10**9), SharedAdam(shared.model.parameters()))
     worker.model.load_state_dict(shared.model.state_dict())
 
     first = worker.rollout()
@@ -166,7 +166,7 @@ def test_rewards_are_clipped_and_the_return_is_bootstrapped_unless_the_episode_e
 def test_max_episode_length_ends_the_episode():
     config = TrainConfig(env_name="Scripted", num_steps=20, max_episode_length=3, num_processes=1)
     shared = _shared(MLPActorCritic(4, 2), None)
-    worker = Worker(config, ScriptedRewardEnv([0.0] * 50), MLPActorCritic(4, 2), shared, SharedAdam(shared.model.parameters()))
+    worker = Worker(config, ScriptedRewardEnv([0.0] * 50), MLPActorCritic(4, 2), shared.worker_link(0, 10**9), SharedAdam(shared.model.parameters()))
     rollout = worker.rollout()
     assert rollout.done and len(rollout.rewards) == 3
 
@@ -175,7 +175,7 @@ def test_non_finite_loss_skips_the_update_and_never_reaches_the_shared_weights()
     config = TrainConfig(env_name="Corridor", num_steps=5, num_processes=1)
     shared = _shared(MLPActorCritic(10, 3), None)
     optimizer = SharedAdam(shared.model.parameters(), lr=0.01)
-    worker = Worker(config, make_corridor(0), MLPActorCritic(10, 3), shared, optimizer)
+    worker = Worker(config, make_corridor(0), MLPActorCritic(10, 3), shared.worker_link(0, 10**9), optimizer)
     poisoned = MLPActorCritic(10, 3)
     with torch.no_grad():
         poisoned.critic_linear.weight.fill_(float("nan"))
@@ -193,7 +193,7 @@ def test_same_seed_gives_the_same_training_result():
         config = TrainConfig(env_name="Corridor", num_steps=5, num_processes=1, seed=seed)
         shared = _shared(MLPActorCritic(10, 3), None)
         optimizer = SharedAdam(shared.model.parameters(), lr=0.01)
-        worker = Worker(config, make_corridor(seed), MLPActorCritic(10, 3), shared, optimizer)
+        worker = Worker(config, make_corridor(seed), MLPActorCritic(10, 3), shared.worker_link(0, 10**9), optimizer)
         for _ in range(20):
             worker.update()
         return [p.detach().clone() for p in shared.model.parameters()]
@@ -206,7 +206,7 @@ def test_same_seed_gives_the_same_training_result():
 def _child_update(shared: SharedState, queue, seed: int = 5, updates: int = 1, slot: int = 0) -> None:
     seed_process(seed)
     config = TrainConfig(env_name="Corridor", num_steps=5, num_processes=1)
-    worker = Worker(config, make_corridor(seed), MLPActorCritic(10, 3), shared, shared.optimizer, slot=slot)
+    worker = Worker(config, make_corridor(seed), MLPActorCritic(10, 3), shared.worker_link(slot, 10**9), shared.optimizer)
     steps = sum(worker.update().steps for _ in range(updates))
     queue.put((torch.get_num_threads(), shared.global_step, steps))
 

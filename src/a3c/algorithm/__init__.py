@@ -6,6 +6,7 @@
 - :mod:`~a3c.algorithm.optim`: SharedAdam and SharedRMSprop, statistics in shared memory;
 - :mod:`~a3c.algorithm.losses`: GAE policy loss, n-step value loss, entropy bonus;
 - :mod:`~a3c.algorithm.task`: an env factory paired with its network;
+- :mod:`~a3c.algorithm.seeding`: process ``rank`` seeded with ``seed + rank``;
 - :mod:`~a3c.algorithm.worker`: one worker's rollout, loss and gradient hand-off;
 - :mod:`~a3c.algorithm.evaluation`: greedy episodes with the stuck guard, and their protocol.
 

@@ -20,8 +20,8 @@ from torch import nn
 
 from a3c.algorithm.config import TrainConfig
 from a3c.algorithm.envs.atari import check_env_settings, resolve_env_id
+from a3c.algorithm.seeding import seed_process
 from a3c.algorithm.task import Task
-from a3c.runtime.seeding import seed_process
 
 #: End an episode when this many consecutive greedy actions were the same. A greedy policy
 #: that has collapsed onto one action (e.g. never pressing FIRE) would otherwise play forever.

@@ -152,3 +152,16 @@ def make_optimizer(name: str, params: Iterable[torch.Tensor], lr: float) -> Opti
     if name == "rmsprop":
         return SharedRMSprop(params, lr=lr)
     raise ValueError(f"unknown optimizer {name!r}")
+
+
+def worker_optimizer(name: str, lr: float, shared_params: Iterable[torch.Tensor], shared: Optimizer | None) -> Optimizer:
+    """The optimiser that steps a worker's gradients: the shared one, or with ``--no-shared``
+    (``shared`` None) private statistics of this worker's own over the shared parameters."""
+    return shared if shared is not None else make_optimizer(name, shared_params, lr)
+
+
+def step_and_release(optimizer: Optimizer) -> None:
+    """Step with the gradients now on the optimiser's parameters, then drop them (set to None), so
+    that no later step can apply this gradient again."""
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)

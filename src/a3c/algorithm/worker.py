@@ -8,14 +8,17 @@ Each update, in the seed's order:
 4. hand the local gradients to the shared parameters and step the shared optimiser, no lock.
 
 :meth:`Worker.compute_gradients` is steps 1-3 and :meth:`Worker.apply_gradients` step 4; the Ray
-backend (:mod:`a3c.ray_backend`) runs the first in its actors and sends the gradient to a
-parameter server in place of the second.
+backend (:mod:`a3c.backends.ray`) runs the first in its actors and sends the gradient to a
+parameter server in place of the second. A worker reaches the rest of the run only through a
+:class:`WorkerLink`: the current weights, a step counter, and whether to stop.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import gymnasium as gym
 import numpy as np
@@ -27,9 +30,24 @@ from torch.optim import Optimizer
 from a3c.algorithm.config import TrainConfig
 from a3c.algorithm.losses import RolloutLoss, a3c_loss
 from a3c.algorithm.model import Hidden
+from a3c.algorithm.optim import step_and_release
+from a3c.algorithm.seeding import seed_process
 from a3c.algorithm.task import Task, make_vector_env
-from a3c.runtime.seeding import seed_process
-from a3c.runtime.shared import SharedState
+
+
+class WorkerLink(Protocol):
+    """What a worker needs from the run around it, and nothing more. The local backend links it to
+    shared memory (:class:`a3c.runtime.shared.SharedLink`), the Ray backend to the parameter
+    server's last reply."""
+
+    def sync(self, model: nn.Module) -> None:
+        """Copy the run's current weights into ``model``."""
+
+    def count_steps(self, n: int) -> None:
+        """Count ``n`` env steps towards the run's global step."""
+
+    def should_stop(self) -> bool:
+        """True once this worker should stop: ``max_steps`` reached, or the run stopping."""
 
 
 @dataclass
@@ -63,15 +81,20 @@ class UpdateStats:
     """Unclipped returns of the episodes that ended in this update's rollout."""
 
 
-def hand_off_gradients(local_model: nn.Module, shared_model: nn.Module) -> None:
+def hand_off_gradients(local_model: nn.Module, shared_params: list[torch.Tensor]) -> None:
     """Point each shared parameter's ``.grad`` at this rollout's local gradient.
 
     The assignment is redone on every update. The old ``ensure_shared_grads`` assigned only
     once and relied on ``zero_grad()`` zeroing grads in place; since PyTorch 2 it sets them to
     None instead, so the shared grads went stale after the first update.
     """
-    for local, shared in zip(local_model.parameters(), shared_model.parameters()):
+    for local, shared in zip(local_model.parameters(), shared_params, strict=True):
         shared.grad = local.grad
+
+
+def optimizer_params(optimizer: Optimizer) -> list[torch.Tensor]:
+    """The parameters an optimiser steps, in order: for a worker's, the shared model's."""
+    return [p for group in optimizer.param_groups for p in group["params"]]
 
 
 def sample_action(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -91,18 +114,16 @@ class Worker:
         config: TrainConfig,
         env: gym.Env,
         local_model: nn.Module,
-        shared: SharedState,
-        optimizer: Optimizer | None,
-        slot: int = 0,
+        link: WorkerLink,
+        optimizer: Optimizer | None = None,
     ) -> None:
         self.config = config
-        self.slot = slot
-        """This worker's step-counter slot in ``shared``; distinct for every process (the trainer uses the rank)."""
         self.env = env
         self.model = local_model
-        self.shared = shared
+        self.link = link
         self.optimizer = optimizer
-        """Steps the shared parameters; None for a worker whose gradients a parameter server applies."""
+        """Steps the shared parameters (it was built over them); None for a worker whose gradients a
+        parameter server applies."""
         self.obs, _ = env.reset()
         self.hidden: Hidden = local_model.initial_state()
         self.done = True
@@ -137,7 +158,7 @@ class Worker:
             self.episode_return += float(reward)
             self.done = bool(terminated or truncated) or self.episode_length >= cfg.max_episode_length
             rewards.append(max(min(float(reward), 1.0), -1.0))
-            self.shared.add_steps(1, self.slot)
+            self.link.count_steps(1)
 
             if self.done:
                 finished.append(self.episode_return)
@@ -196,7 +217,7 @@ class Worker:
         counted in ``skipped_updates``) when the loss or gradient is not finite: it must not be
         applied.
         """
-        self.model.load_state_dict(self.shared.model.state_dict())
+        self.link.sync(self.model)
         rollout = self.rollout()
         losses = self.loss(rollout)
         total = losses.total(self.config.value_loss_coef)
@@ -226,10 +247,29 @@ class Worker:
     def apply_gradients(self) -> None:
         """Step 4: hand the local gradient to the shared parameters and step the shared optimiser, no lock."""
         assert self.optimizer is not None, "this worker's gradients are applied elsewhere (a parameter server)"
-        hand_off_gradients(self.model, self.shared.model)
-        self.optimizer.step()
-        # Drop the references so no later step can re-apply this rollout's gradient.
-        self.shared.model.zero_grad(set_to_none=True)
+        hand_off_gradients(self.model, optimizer_params(self.optimizer))
+        step_and_release(self.optimizer)
+
+    def run(
+        self,
+        report: Callable[[UpdateStats], None],
+        apply: Callable[[UpdateStats], None] | None = None,
+        keep_going: Callable[[], bool] | None = None,
+    ) -> bool:
+        """Update until the link says stop (or ``keep_going()`` says no): compute the gradient,
+        ``apply`` it (by default :meth:`apply_gradients`, for updates whose gradient is finite),
+        ``report`` the update. Returns False when ``max_nonfinite_updates`` non-finite updates in a
+        row mean the run must stop, True otherwise."""
+        while not self.link.should_stop() and (keep_going is None or keep_going()):
+            stats = self.compute_gradients()
+            if apply is not None:
+                apply(stats)
+            elif stats.applied:
+                self.apply_gradients()
+            report(stats)
+            if self.nonfinite_limit_reached:
+                return False
+        return True
 
 
 class BatchedWorker(Worker):
@@ -245,11 +285,10 @@ class BatchedWorker(Worker):
         config: TrainConfig,
         envs: gym.vector.VectorEnv,
         local_model: nn.Module,
-        shared: SharedState,
-        optimizer: Optimizer | None,
-        slot: int = 0,
+        link: WorkerLink,
+        optimizer: Optimizer | None = None,
     ) -> None:
-        super().__init__(config, envs, local_model, shared, optimizer, slot)  # type: ignore[arg-type]
+        super().__init__(config, envs, local_model, link, optimizer)  # type: ignore[arg-type]
         self.num_envs = envs.num_envs
         self.hidden = local_model.initial_state(self.num_envs)
         self.episode_returns = np.zeros(self.num_envs)
@@ -276,7 +315,7 @@ class BatchedWorker(Worker):
             self.episode_returns[done] = 0.0
             rewards.append(torch.from_numpy(np.clip(reward, -1.0, 1.0).astype(np.float32)))
             dones.append(torch.from_numpy(done))
-            self.shared.add_steps(self.num_envs, self.slot)
+            self.link.count_steps(self.num_envs)
             # An env that was reset starts its new episode with a zero LSTM state.
             keep = torch.from_numpy(~done).float().unsqueeze(1)
             self.hidden = (hidden[0] * keep, hidden[1] * keep)
@@ -303,7 +342,7 @@ def worker_class(config: TrainConfig) -> type[Worker]:
 def build_envs_and_model(rank: int, config: TrainConfig, task: Task) -> tuple[gym.Env | gym.vector.VectorEnv, nn.Module]:
     """Worker ``rank``'s env (a vector of ``envs_per_worker`` envs for the batched worker) and a
     fresh local model, with the process seeded with ``seed + rank``; both backends build them so."""
-    seed_process(config.seed + rank)
+    seed_process(config.seed + rank)  # before the model, whose initial weights it fixes
     if config.envs_per_worker == 1:  # the seed's algorithm, step for step
         env = task.make_env(config.seed + rank)
         return env, task.make_model(env)

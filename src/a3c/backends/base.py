@@ -26,13 +26,19 @@ from torch.optim import Optimizer
 
 from a3c.algorithm.config import TrainConfig
 from a3c.algorithm.optim import make_optimizer
+from a3c.algorithm.seeding import seed_process
 from a3c.algorithm.task import Task, atari_task
 from a3c.errors import UserError
-from a3c.runtime.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
+from a3c.runtime.checkpoint import (
+    capture_rng_states,
+    load_checkpoint,
+    make_checkpoint,
+    restore_rng_states,
+    save_checkpoint,
+)
 from a3c.runtime.messages import EvalReport, WorkerReport, eval_line
 from a3c.runtime.progress import Progress, format_elapsed
 from a3c.runtime.run_dir import RunDir, default_run_dir
-from a3c.runtime.seeding import capture_rng_states, restore_rng_states, seed_process
 from a3c.runtime.signals import StopSignals, Terminated
 from a3c.runtime.training_log import TrainingLog
 
@@ -174,6 +180,18 @@ class TrainingRun:
             run_state=run_state,
         )
         return save_checkpoint(checkpoint, self.run.latest_path)
+
+    def _restart_or_fail(self, name: str, why: str) -> bool:
+        """A child died (``why``: "exit code 1", or Ray's reason). Within ``max_restarts``, count and
+        log a restart and return True: the backend restarts it. Past them, set the run's failure
+        and return False: the run stops."""
+        cfg = self.config
+        if self.restarts.get(name, 0) >= cfg.max_restarts:
+            self.failure = f"{name} died ({why}) after {cfg.max_restarts} restarts"
+            return False
+        self.restarts[name] = self.restarts.get(name, 0) + 1
+        self._log(f"{name} died ({why}) at step {self.global_step:,}; restarting it ({self.restarts[name]}/{cfg.max_restarts})")
+        return True
 
     def _child_config(self, name: str) -> TrainConfig:
         """The config a child starts (or restarts) with; the backends call it once per start.

@@ -16,7 +16,7 @@ from torch import nn
 
 from a3c.algorithm.config import TrainConfig
 from a3c.algorithm.evaluation import build_evaluator, play_greedy_episode
-from a3c.algorithm.optim import make_optimizer
+from a3c.algorithm.optim import worker_optimizer
 from a3c.algorithm.task import Task
 from a3c.algorithm.worker import Worker, build_envs_and_model, worker_class
 from a3c.backends.base import (
@@ -37,16 +37,15 @@ from a3c.runtime.messages import (
 )
 from a3c.runtime.run_dir import RunDir
 from a3c.runtime.shared import START_METHOD, SharedState
-from a3c.runtime.signals import _sigint_ignored, unblock_sigint
+from a3c.runtime.signals import sigint_ignored, unblock_sigint
 
 
 def build_worker(rank: int, config: TrainConfig, task: Task, shared: SharedState) -> Worker:
     """Everything a worker process builds for itself, seeded with ``seed + rank``."""
     env, local_model = build_envs_and_model(rank, config, task)
-    optimizer = shared.optimizer
-    if optimizer is None:  # --no-shared: private statistics over the shared parameters
-        optimizer = make_optimizer(config.optimizer, shared.model.parameters(), config.lr)
-    return worker_class(config)(config, env, local_model, shared, optimizer, slot=rank)  # type: ignore[arg-type]
+    optimizer = worker_optimizer(config.optimizer, config.lr, shared.model.parameters(), shared.optimizer)
+    link = shared.worker_link(rank, config.max_steps)
+    return worker_class(config)(config, env, local_model, link, optimizer)  # type: ignore[arg-type]
 
 
 #: Exit code of a worker that met ``max_nonfinite_updates`` non-finite updates in a row.
@@ -60,10 +59,8 @@ def worker_main(rank: int, config: TrainConfig, task: Task, shared: SharedState)
     reporter = WorkerReporter(rank, shared.events, interval_s=report_interval(config))
     shared.wait_for_evaluator()
     try:
-        while not shared.should_stop(config.max_steps):
-            reporter.record(worker.update())
-            if worker.nonfinite_limit_reached:
-                raise SystemExit(EXIT_NONFINITE)
+        if not worker.run(reporter.record):
+            raise SystemExit(EXIT_NONFINITE)
     finally:
         reporter.flush()
         worker.env.close()
@@ -81,12 +78,12 @@ def evaluator_main(
     """Entry point of the evaluation process: copy the weights at each round's start, play greedily, log."""
     unblock_sigint()
     env, model = build_evaluator(rank, config, task)
-    recorder = EvaluationLog(RunDir(run_dir), task.env_id, config, start_time, best_reward)
+    evaluations = EvaluationLog(RunDir(run_dir), task.env_id, config, start_time, best_reward)
     shared.mark_evaluator_ready()
     try:
         weights_step = 0
         while not shared.should_stop(config.max_steps):
-            if recorder.starts_round:
+            if evaluations.starts_round:
                 model.load_state_dict(shared.model.state_dict())
                 weights_step = shared.global_step
             result = play_greedy_episode(
@@ -94,7 +91,7 @@ def evaluator_main(
             )
             if result is None:
                 break
-            send(shared.events, recorder.record(result, model, weights_step, shared.global_step))
+            send(shared.events, evaluations.add(result, model, weights_step, shared.global_step))
             if config.eval_interval_s > 0:
                 shared.sleep(config.eval_interval_s)
     finally:
@@ -138,7 +135,7 @@ class LocalRun(TrainingRun):
         else:
             target, args = worker_main, (int(name.rsplit("-", 1)[1]), child_cfg, self.task, shared)
         process = self.ctx.Process(target=target, args=args, name=name, daemon=True)
-        with _sigint_ignored(hold=True):
+        with sigint_ignored(hold=True):
             process.start()
         self.children[name] = process
         return process
@@ -182,11 +179,8 @@ class LocalRun(TrainingRun):
             if code == EXIT_NONFINITE:
                 self.failure = nonfinite_failure(name, cfg)
                 return False
-            if self.restarts.get(name, 0) >= cfg.max_restarts:
-                self.failure = f"{name} died (exit code {code}) after {cfg.max_restarts} restarts"
+            if not self._restart_or_fail(name, f"exit code {code}"):
                 return False
-            self.restarts[name] = self.restarts.get(name, 0) + 1
-            self._log(f"{name} died (exit code {code}) at step {self.global_step:,}; restarting it ({self.restarts[name]}/{cfg.max_restarts})")
             self._start_child(name)
         return True
 

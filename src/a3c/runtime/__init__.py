@@ -1,8 +1,7 @@
 """The runtime: what a training run needs around the algorithm.
 
 - :mod:`~a3c.runtime.shared`: the model, optimiser, step counter and flags that processes share;
-- :mod:`~a3c.runtime.seeding`: per-process seeds and RNG states;
-- :mod:`~a3c.runtime.checkpoint`: atomic checkpoints, safe loading;
+- :mod:`~a3c.runtime.checkpoint`: atomic checkpoints, safe loading, RNG states;
 - :mod:`~a3c.runtime.run_dir`: the run directory and ``metrics.csv``;
 - :mod:`~a3c.runtime.messages`, :mod:`~a3c.runtime.training_log`: children's reports, and the
   TensorBoard and ``train_metrics.csv`` that the trainer writes from them;

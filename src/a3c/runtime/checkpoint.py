@@ -7,11 +7,13 @@ with ``weights_only=True``, so loading never runs pickled code.
 from __future__ import annotations
 
 import os
+import random
 import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from a3c.algorithm.model import ActorCritic, MLPActorCritic
@@ -162,3 +164,21 @@ def model_from_checkpoint(checkpoint: dict[str, Any]) -> torch.nn.Module:
     except RuntimeError as error:
         raise UserError(f"checkpoint {checkpoint.get('path', '')!r} does not match its network: {str(error).splitlines()[0]}") from error
     return model
+
+
+def capture_rng_states() -> dict[str, Any]:
+    """This process's torch, NumPy and Python RNG states, in types ``weights_only`` loading accepts."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss), "cached": float(cached)},
+        "python": random.getstate(),
+    }
+
+
+def restore_rng_states(states: dict[str, Any]) -> None:
+    torch.set_rng_state(states["torch"])
+    n = states["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))

@@ -47,7 +47,7 @@ class EvaluationLog:
         """Forget an unfinished round (its player died); the next episode starts a new one."""
         self.round = []
 
-    def record(self, result: EpisodeResult, model: nn.Module, weights_step: int, global_step: int) -> EvalReport:
+    def add(self, result: EpisodeResult, model: nn.Module, weights_step: int, global_step: int) -> EvalReport:
         """``model`` holds the weights that played, copied at global step ``weights_step``; the run is
         at ``global_step`` now."""
         now = time.time()

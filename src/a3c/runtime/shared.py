@@ -20,6 +20,10 @@ from torch.optim import Optimizer
 #: forks a parent's threads or locks into a child.
 START_METHOD = "spawn"
 
+#: Workers start training once the evaluator is ready (so that even a short run is evaluated), or
+#: after this many seconds without it; both backends wait so.
+EVALUATOR_READY_TIMEOUT_S = 120.0
+
 
 @dataclass
 class SharedState:
@@ -52,13 +56,6 @@ class SharedState:
             optimizer.share_memory()
         return cls(model, optimizer, ctx.Array("q", slots, lock=False), start_step, ctx.Array("b", 2, lock=False), ctx.Queue())
 
-    @classmethod
-    def private(cls, model: nn.Module) -> "SharedState":
-        """A stand-in for one process alone, with plain lists for the counters and no queue: a Ray
-        worker keeps the parameter server's latest weights in ``model`` and syncs from it as a
-        local worker syncs from the shared model. Use slot 0."""
-        return cls(model, None, [0], 0, [0, 0], None)
-
     @property
     def global_step(self) -> int:
         return self.start_step + sum(self.step_slots)
@@ -86,13 +83,36 @@ class SharedState:
         while time.monotonic() < deadline and not self.stop_requested and not _parent_died():
             time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
 
-    def wait_for_evaluator(self, timeout_s: float = 120.0) -> None:
+    def worker_link(self, slot: int, max_steps: int) -> SharedLink:
+        """What the worker counting its steps in ``slot`` (its rank) links to."""
+        return SharedLink(self, slot, max_steps)
+
+    def wait_for_evaluator(self, timeout_s: float = EVALUATOR_READY_TIMEOUT_S) -> None:
         """Block until the evaluator is ready, the run is stopped, or ``timeout_s`` passes."""
         deadline = time.monotonic() + timeout_s
         while not self.flags[1]:
             if self.stop_requested or _parent_died() or time.monotonic() > deadline:
                 return
             time.sleep(0.05)
+
+
+@dataclass
+class SharedLink:
+    """A local worker's :class:`a3c.algorithm.worker.WorkerLink`: the shared model's weights, its
+    own step slot, and the run's stop flag (or its trainer gone)."""
+
+    shared: SharedState
+    slot: int
+    max_steps: int
+
+    def sync(self, model: nn.Module) -> None:
+        model.load_state_dict(self.shared.model.state_dict())
+
+    def count_steps(self, n: int) -> None:
+        self.shared.add_steps(n, self.slot)
+
+    def should_stop(self) -> bool:
+        return self.shared.should_stop(self.max_steps)
 
 
 def _parent_died() -> bool:

@@ -20,7 +20,7 @@ def unblock_sigint() -> None:
 
 
 @contextlib.contextmanager
-def _sigint_ignored(hold: bool = False) -> Iterator[None]:
+def sigint_ignored(hold: bool = False) -> Iterator[None]:
     """Start children with SIGINT ignored, which they keep across exec: a terminal's Ctrl-C then
     reaches only the trainer, which stops them in order and saves a checkpoint, and no child can
     die with a KeyboardInterrupt traceback halfway through starting up or stepping.

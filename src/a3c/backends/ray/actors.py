@@ -14,7 +14,6 @@ to readers on the same node without copying them.
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Iterator
@@ -29,11 +28,10 @@ from torch.optim import Optimizer
 
 from a3c.algorithm.config import TrainConfig
 from a3c.algorithm.evaluation import EpisodeResult, build_evaluator, play_greedy_episode
-from a3c.algorithm.optim import make_optimizer
+from a3c.algorithm.optim import make_optimizer, step_and_release, worker_optimizer
 from a3c.algorithm.task import Task
-from a3c.algorithm.worker import Worker, build_envs_and_model, worker_class
+from a3c.algorithm.worker import UpdateStats, Worker, build_envs_and_model, worker_class
 from a3c.runtime.messages import REPORT_INTERVAL_S, WorkerReport, WorkerReporter
-from a3c.runtime.shared import SharedState
 
 #: Seconds of training per call to a worker actor. Each call returns the worker's report, so the
 #: driver hears from every worker this often, as it does from local workers; a worker that died
@@ -93,21 +91,21 @@ class ParameterServer:
         self.model = model
         self.config = config
         self.shared_optimizer = None if config.no_shared else make_optimizer(config.optimizer, model.parameters(), config.lr)
+        # --no-shared: each worker's own statistics over the shared parameters, as in the local backend.
         if self.shared_optimizer is not None and optimizer_state is not None:
             self.shared_optimizer.load_state_dict(optimizer_state)
-        self.private_optimizers: dict[int, Optimizer] = {}
+        self.optimizers: dict[int, Optimizer] = {}
+        """Each worker rank's optimiser: the shared one, or with ``--no-shared`` its own."""
         self.steps = global_step
         self.updates = 0
         self.busy_s = 0.0
         self.started = time.perf_counter()
 
     def _optimizer(self, rank: int) -> Optimizer:
-        if self.shared_optimizer is not None:
-            return self.shared_optimizer
-        # --no-shared: each worker's own statistics over the shared parameters, as in the local backend.
-        if rank not in self.private_optimizers:
-            self.private_optimizers[rank] = make_optimizer(self.config.optimizer, self.model.parameters(), self.config.lr)
-        return self.private_optimizers[rank]
+        if rank not in self.optimizers:
+            cfg = self.config
+            self.optimizers[rank] = worker_optimizer(cfg.optimizer, cfg.lr, self.model.parameters(), self.shared_optimizer)
+        return self.optimizers[rank]
 
     def apply(self, rank: int, gradient: np.ndarray | None, steps: int) -> tuple[np.ndarray, int]:
         """Count worker ``rank``'s ``steps`` env steps, apply its clipped gradient (None for an update
@@ -116,9 +114,7 @@ class ParameterServer:
         self.steps += steps
         if gradient is not None:
             set_flat_gradients(self.model, gradient)
-            self._optimizer(rank).step()
-            # Drop the references so no later step can re-apply this gradient.
-            self.model.zero_grad(set_to_none=True)
+            step_and_release(self._optimizer(rank))
             self.updates += 1
         weights = flat_parameters(self.model)
         self.busy_s += time.perf_counter() - began
@@ -159,6 +155,25 @@ class WorkSlice:
     """Seconds spent waiting for the server's reply: transfers, its queue, and the update itself."""
 
 
+class ServerLink:
+    """A Ray worker's :class:`a3c.algorithm.worker.WorkerLink`: the weights and global step of the
+    parameter server's last reply. The server counts the steps that come with each gradient."""
+
+    def __init__(self, weights: np.ndarray, global_step: int, max_steps: int) -> None:
+        self.weights = weights
+        self.global_step = global_step
+        self.max_steps = max_steps
+
+    def sync(self, model: nn.Module) -> None:
+        set_flat_parameters(model, self.weights)
+
+    def count_steps(self, n: int) -> None:
+        pass
+
+    def should_stop(self) -> bool:
+        return self.global_step >= self.max_steps
+
+
 class RolloutWorker:
     """The Ray actor for worker ``rank``: the local backend's :class:`~a3c.algorithm.worker.Worker` (or
     :class:`~a3c.algorithm.worker.BatchedWorker`), whose gradients go to the parameter server."""
@@ -178,36 +193,30 @@ class RolloutWorker:
         if self.worker is not None:
             self.worker.env.close()
         env, model = build_envs_and_model(self.rank, config, self.task)
-        # A replica of the server's weights stands in for the shared model: compute_gradients()
-        # syncs the local model from it, as a local worker syncs from shared memory.
-        self.worker = worker_class(config)(config, env, model, SharedState.private(copy.deepcopy(model)), None)  # type: ignore[arg-type]
-        self.config = config
+        self.link = ServerLink(*ray.get(self.server.weights.remote()), max_steps=config.max_steps)
+        self.worker = worker_class(config)(config, env, model, self.link)  # type: ignore[arg-type]
         self.reporter = WorkerReporter(self.rank, events=None, interval_s=math.inf)
-        weights, self.global_step = ray.get(self.server.weights.remote())
-        set_flat_parameters(self.worker.shared.model, weights)
         return ray.get_runtime_context().get_node_id()
 
     def train_for(self, seconds: float) -> WorkSlice:
         """Update for about ``seconds`` (one update at least, unless ``max_steps`` was reached)."""
-        worker, cfg = self.worker, self.config
+        worker, link = self.worker, self.link
         assert worker is not None, "start() first"
         deadline = time.monotonic() + seconds
-        compute_s = wait_s = 0.0
-        gave_up = False
-        while self.global_step < cfg.max_steps and time.monotonic() < deadline:
-            began = time.perf_counter()
-            stats = worker.compute_gradients()
+        began, wait_s = time.perf_counter(), 0.0
+
+        def send(stats: UpdateStats) -> None:
+            # The gradient goes to the server in place of a shared optimiser's step; its reply holds
+            # the weights of the next rollout. An update skipped as non-finite still counts its steps.
+            nonlocal wait_s
+            sent = time.perf_counter()
             gradient = flat_gradients(worker.model) if stats.applied else None
-            computed = time.perf_counter()
-            weights, self.global_step = ray.get(self.server.apply.remote(self.rank, gradient, stats.steps))
-            set_flat_parameters(worker.shared.model, weights)
-            compute_s += computed - began
-            wait_s += time.perf_counter() - computed
-            self.reporter.record(stats)
-            if worker.nonfinite_limit_reached:
-                gave_up = True
-                break
-        return WorkSlice(self.reporter.take(), self.global_step, gave_up, compute_s, wait_s)
+            link.weights, link.global_step = ray.get(self.server.apply.remote(self.rank, gradient, stats.steps))
+            wait_s += time.perf_counter() - sent
+
+        finite = worker.run(self.reporter.record, apply=send, keep_going=lambda: time.monotonic() < deadline)
+        compute_s = time.perf_counter() - began - wait_s
+        return WorkSlice(self.reporter.take(), link.global_step, not finite, compute_s, wait_s)
 
 
 class Evaluator:

@@ -47,11 +47,8 @@ from a3c.backends.ray.actors import (
 from a3c.errors import UserError
 from a3c.runtime.eval_log import EvaluationLog
 from a3c.runtime.messages import EvalReport, WorkerReport
-from a3c.runtime.signals import _sigint_ignored
-
-#: Workers start training once the evaluator is ready (so that even a short run is evaluated, as
-#: with the local backend), or after this many seconds without it.
-EVALUATOR_READY_TIMEOUT_S = 120.0
+from a3c.runtime.shared import EVALUATOR_READY_TIMEOUT_S
+from a3c.runtime.signals import sigint_ignored
 
 
 def connect(address: str | None) -> bool:
@@ -69,7 +66,7 @@ def connect(address: str | None) -> bool:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         # Its processes inherit SIGINT ignored, so a terminal's Ctrl-C reaches only the driver,
         # which stops the actors in order and saves a checkpoint (as the local backend does).
-        with _sigint_ignored():
+        with sigint_ignored():
             ray.init(address="local", num_cpus=available_cpus(), include_dashboard=False, **options)
         return True
     if not _answers(address):
@@ -153,7 +150,7 @@ class RayRun(TrainingRun):
         self.step_asked_at = 0.0
         self._step = 0
         self.stopping = False
-        self.recorder: EvaluationLog | None = None
+        self.evaluations: EvaluationLog | None = None
         self.compute_s = 0.0
         """Seconds the workers spent computing, summed over their slices."""
         self.wait_s = 0.0
@@ -197,7 +194,7 @@ class RayRun(TrainingRun):
 
     def _launch(self) -> None:
         cfg = self.config
-        self.recorder = EvaluationLog(self.run, self.task.env_id, cfg, self.start, self.best_eval)
+        self.evaluations = EvaluationLog(self.run, self.task.env_id, cfg, self.start, self.best_eval)
         # One CPU per worker makes Ray spread the workers over the cluster's cores; with fewer cores
         # than workers they share them (Ray takes at most 4 decimals of a CPU).
         cpus = ray.cluster_resources().get("CPU", 1.0)
@@ -222,8 +219,8 @@ class RayRun(TrainingRun):
         elif method == "train_for":
             ref = actor.train_for.remote(SLICE_S)
         else:
-            assert self.recorder is not None
-            if self.eval_refs is None or self.recorder.starts_round:  # a round plays one weights copy
+            assert self.evaluations is not None
+            if self.eval_refs is None or self.evaluations.starts_round:  # a round plays one weights copy
                 self.eval_refs = self.server.weights.options(num_returns=2).remote()
             ref = actor.play.remote(self.eval_refs[0])  # the weights go from the server to the evaluator directly
         self.pending[ref] = (name, method)
@@ -237,7 +234,7 @@ class RayRun(TrainingRun):
             if time.monotonic() >= at:
                 del self.start_again_at[name]
                 self._call(name, "start")
-        if self.held and (self.evaluator_ready or time.monotonic() - self.launched_at > EVALUATOR_READY_TIMEOUT_S):
+        if self.held and self._may_train():
             for name in sorted(self.held):
                 self._call(name, "train_for")
             self.held.clear()
@@ -287,12 +284,16 @@ class RayRun(TrainingRun):
             else:
                 self._evaluated(value)
 
+    def _may_train(self) -> bool:
+        """Whether started workers may train: once the evaluator is ready, as local workers wait."""
+        return self.evaluator_ready or time.monotonic() - self.launched_at > EVALUATOR_READY_TIMEOUT_S
+
     def _started(self, name: str) -> None:
         if self.stopping:
             return
         if name == EVALUATOR:
             self.evaluator_ready = True
-        elif self.evaluator_ready or time.monotonic() - self.launched_at > EVALUATOR_READY_TIMEOUT_S:
+        elif self._may_train():
             self._call(name, "train_for")
         else:
             self.held.add(name)
@@ -313,33 +314,30 @@ class RayRun(TrainingRun):
             self._call(name, "train_for")
 
     def _evaluated(self, result: EpisodeResult) -> None:
-        assert self.eval_refs is not None and self.model is not None and self.recorder is not None
+        assert self.eval_refs is not None and self.model is not None and self.evaluations is not None
         weights_ref, step_ref = self.eval_refs
         if self.stopping:  # the local evaluator abandons its episode when the run stops
             return
         set_flat_parameters(self.model, ray.get(weights_ref))
-        self.inbox.append(self.recorder.record(result, self.model, ray.get(step_ref), self.global_step))
+        self.inbox.append(self.evaluations.add(result, self.model, ray.get(step_ref), self.global_step))
         self.next_eval_at = time.monotonic() + self.config.eval_interval_s
 
     def _died(self, name: str, error: RayError) -> None:
         """Restart a child whose call failed, within ``max_restarts``, as the local backend does."""
         if self.stopping:
             return
-        cfg = self.config
         if name == EVALUATOR:
             self.evaluator_ready, self.eval_refs = False, None
-            if self.recorder is not None:
-                self.recorder.abandon_round()
+            if self.evaluations is not None:
+                self.evaluations.abandon_round()
         reason = _reason(error)
         if not isinstance(error, RayActorError):
             # The remote traceback, as a local child prints its own (without Ray's colour codes).
             traceback = str(getattr(error, "traceback_str", None) or error)
             print(re.sub(r"\x1b\[[0-9;]*m", "", traceback), file=sys.stderr, flush=True)
-        if self.restarts.get(name, 0) >= cfg.max_restarts:
-            self.failure, self.failed_child = f"{name} died ({reason}) after {cfg.max_restarts} restarts", name
+        if not self._restart_or_fail(name, reason):
+            self.failed_child = name
             return
-        self.restarts[name] = self.restarts.get(name, 0) + 1
-        self._log(f"{name} died ({reason}) at step {self.global_step:,}; restarting it ({self.restarts[name]}/{cfg.max_restarts})")
         if not isinstance(error, RayActorError):
             # The exception left the actor alive in an unknown state: give it a fresh process, as a
             # local worker that raised gets.
