@@ -101,7 +101,11 @@ def main() -> None:
                 "cpus": mp.cpu_count(), "platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
                 "ray": importlib.metadata.version("ray"),
             },
-            "settings": {k: v for k, v in config.to_dict().items() if k in ("env_name", "num_processes", "envs_per_worker", "num_steps", "eval_interval_s", "optimizer")},
+            "settings": {
+                k: v
+                for k, v in config.to_dict().items()
+                if k in ("env_name", "num_processes", "envs_per_worker", "num_steps", "eval_interval_s", "optimizer")
+            },
             "summary": summary,
             "rows": rows,
         }

@@ -484,7 +484,10 @@ def fmt_mb(kb: float | None) -> str:
 
 def print_summary(summary: dict[str, Any]) -> None:
     stats = summary["metrics"]
-    print(f"\nsoak: {summary['minutes']:g} min, warm-up {summary['warmup_minutes']:g} min, {summary['samples']} samples, trainer exit code {summary['trainer_exit_code']}")
+    print(
+        f"\nsoak: {summary['minutes']:g} min, warm-up {summary['warmup_minutes']:g} min, {summary['samples']} samples, "
+        f"trainer exit code {summary['trainer_exit_code']}"
+    )
     for key, label, fmt in (
         ("total_rss_kb", "RSS (sum)", fmt_mb),
         ("total_pss_kb", "PSS (sum)", fmt_mb),

@@ -114,6 +114,6 @@ def test_batched_update_is_applied_clipped_and_counts_k_times_t_steps():
         before = [p.detach().clone() for p in shared_model.parameters()]
         stats = worker.update()
         assert stats.applied and stats.steps == 20
-        delta = torch.cat([(b - p.detach()).flatten() for p, b in zip(shared_model.parameters(), before)])
+        delta = torch.cat([(b - p.detach()).flatten() for p, b in zip(shared_model.parameters(), before, strict=False)])
         assert 0 < delta.norm().item() <= config.max_grad_norm * 1.0001
     assert shared.global_step == 60

@@ -173,3 +173,21 @@ def test_every_config_field_names_a_flag_that_exists_in_its_error_messages():
     train = next(a for a in build_parser()._subparsers._group_actions[0].choices.values() if a.prog.endswith(" train"))
     flags = {option for action in train._actions for option in action.option_strings}
     assert [f.name for f in dataclasses.fields(TrainConfig) if flag_name(f.name) not in flags] == []
+
+
+def test_train_help_is_generated_from_every_config_fields_docstring(capsys):
+    import dataclasses
+    import re
+
+    from a3c.algorithm.config import TrainConfig, field_docs, flag_name
+    from a3c.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    docs = field_docs(TrainConfig)
+    assert set(docs) == {f.name for f in dataclasses.fields(TrainConfig)}  # every field is documented
+    for name, doc in docs.items():
+        assert re.search(rf"{flag_name(name)}\b", text), name
+        # the docstring's words, as argparse wraps them (reST literals shown with single backquotes)
+        assert " ".join(doc.replace("``", "`").rstrip(".").split()) in text, name

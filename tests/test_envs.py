@@ -236,7 +236,7 @@ def test_breakout_relaunches_the_ball_after_every_lost_life():
     env = FireAtLifeStart(gym.make("ALE/Breakout-v5", frameskip=4, repeat_action_probability=0.0), fire_action=1)
     env.reset(seed=0)
     lives_seen = []
-    for step in range(3000):
+    for _step in range(3000):
         _, _, terminated, truncated, info = env.step(0)
         lives_seen.append(info["lives"])
         if terminated or truncated:

@@ -59,7 +59,7 @@ def test_checkpoints_by_steps_and_resume_carries_on_steps_optimiser_best_score_a
     # A killed run loses at most one interval: checkpoints came every 800 steps (polled every 0.2 s).
     periodic = saved_at[:-1]  # the last one is the final checkpoint
     assert len(periodic) >= 2
-    gaps = [b - a for a, b in zip([0, *periodic], periodic)]
+    gaps = [b - a for a, b in zip([0, *periodic], periodic, strict=False)]
     assert all(800 <= gap < 800 + 800 for gap in gaps), gaps
 
     before = load_checkpoint(run / "checkpoints" / "latest.pt")

@@ -47,7 +47,7 @@ def test_each_results_game_plays_a_whole_episode_under_sticky_actions_and_noop_s
             break
     # A random policy loses every life, one at a time, and the game ends: never a hang.
     assert terminated and seen[-1] == 0
-    assert all(a >= b for a, b in zip(seen, seen[1:])) and set(seen) == set(range(lives + 1))
+    assert all(a >= b for a, b in zip(seen, seen[1:], strict=False)) and set(seen) == set(range(lives + 1))
     env.close()
 
 

@@ -19,11 +19,11 @@ def test_shared_adam_matches_torch_adam(kwargs):
     g = torch.Generator().manual_seed(1)
     for _ in range(25):
         grads = [torch.randn(p.shape, generator=g) * 10 for p in ours_p]
-        for p, q, grad in zip(ours_p, ref_p, grads):
+        for p, q, grad in zip(ours_p, ref_p, grads, strict=False):
             p.grad, q.grad = grad.clone(), grad.clone()
         ours.step()
         ref.step()
-    for p, q in zip(ours_p, ref_p):
+    for p, q in zip(ours_p, ref_p, strict=False):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
     assert ours.state[ours_p[0]]["step"].item() == 25
 
@@ -42,16 +42,16 @@ def test_shared_rmsprop_is_the_papers_update():
     before = [p.detach().clone() for p in params]
     opt = SharedRMSprop(params, lr=0.01, alpha=0.9, eps=0.1)
     grads = [torch.full_like(p, 2.0) for p in params]
-    for p, grad in zip(params, grads):
+    for p, grad in zip(params, grads, strict=False):
         p.grad = grad
     opt.step()
     # g = 0.9 * 0 + 0.1 * 4 = 0.4; p -= 0.01 * 2 / sqrt(0.4 + 0.1)
     expected_step = 0.01 * 2 / (0.5**0.5)
-    for p, b in zip(params, before):
+    for p, b in zip(params, before, strict=False):
         torch.testing.assert_close(b - p.detach(), torch.full_like(p, expected_step))
     opt.step()
     # g = 0.9 * 0.4 + 0.1 * 4 = 0.76
-    for p, b in zip(params, before):
+    for p, b in zip(params, before, strict=False):
         torch.testing.assert_close(b - p.detach(), torch.full_like(p, expected_step + 0.01 * 2 / (0.86**0.5)))
 
 

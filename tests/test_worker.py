@@ -33,7 +33,7 @@ class GradientSpyWorker(Worker):
         total = losses.total(self.config.value_loss_coef)
         params = list(self.model.parameters())
         grads = torch.autograd.grad(total, params, retain_graph=True, allow_unused=True)
-        grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
+        grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads, strict=False)]
         norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
         scale = min(1.0, self.config.max_grad_norm / (float(norm) + 1e-6))
         self.expected = [g * scale for g in grads]
@@ -54,7 +54,7 @@ def _check_each_update_applies_exactly_that_rollouts_gradient(worker_class: type
         before = [p.detach().clone() for p in shared_model.parameters()]
         stats = worker.update()
         assert stats.applied
-        for p, b, g in zip(shared_model.parameters(), before, worker.expected):
+        for p, b, g in zip(shared_model.parameters(), before, worker.expected, strict=False):
             torch.testing.assert_close((b - p.detach()) / lr, g, rtol=1e-4, atol=1e-6, msg=f"update {update}")
         assert any(g.abs().sum() > 0 for g in worker.expected)
 
@@ -64,7 +64,9 @@ def test_each_update_applies_exactly_that_rollouts_gradient(max_grad_norm):
     _check_each_update_applies_exactly_that_rollouts_gradient(GradientSpyWorker, max_grad_norm)
     # and no reference to a rollout's gradient is left on the shared model for a later step
     shared_model = MLPActorCritic(10, 3)
-    worker = Worker(TrainConfig(env_name="Corridor", num_processes=1), make_corridor(0), MLPActorCritic(10, 3), _shared(shared_model).worker_link(0, 10**9), torch.optim.SGD(shared_model.parameters(), lr=0.1))
+    link = _shared(shared_model).worker_link(0, 10**9)
+    config = TrainConfig(env_name="Corridor", num_processes=1)
+    worker = Worker(config, make_corridor(0), MLPActorCritic(10, 3), link, torch.optim.SGD(shared_model.parameters(), lr=0.1))
     worker.update()
     assert all(p.grad is None for p in shared_model.parameters())
 
@@ -74,7 +76,7 @@ class SeedEraHandOffWorker(GradientSpyWorker):
     it is None, the local ``zero_grad()`` now sets grads to None, and nothing drops the shared ones."""
 
     def apply_gradients(self) -> None:
-        for local, shared in zip(self.model.parameters(), optimizer_params(self.optimizer)):
+        for local, shared in zip(self.model.parameters(), optimizer_params(self.optimizer), strict=False):
             if shared.grad is not None:
                 break
             shared._grad = local.grad
@@ -99,7 +101,7 @@ def test_no_shared_gives_the_worker_a_private_optimiser_over_the_shared_weights(
     assert {id(p) for group in worker.optimizer.param_groups for p in group["params"]} == {id(p) for p in shared.model.parameters()}
     before = [p.detach().clone() for p in shared.model.parameters()]
     assert worker.update().applied
-    assert any(not torch.equal(p.detach(), b) for p, b in zip(shared.model.parameters(), before))
+    assert any(not torch.equal(p.detach(), b) for p, b in zip(shared.model.parameters(), before, strict=False))
 
 
 class HiddenRecorder(MLPActorCritic):
@@ -199,8 +201,8 @@ def test_same_seed_gives_the_same_training_result():
         return [p.detach().clone() for p in shared.model.parameters()]
 
     a, b, c = run(3), run(3), run(4)
-    assert all(torch.equal(x, y) for x, y in zip(a, b))
-    assert not all(torch.equal(x, y) for x, y in zip(a, c))
+    assert all(torch.equal(x, y) for x, y in zip(a, b, strict=False))
+    assert not all(torch.equal(x, y) for x, y in zip(a, c, strict=False))
 
 
 def _child_update(shared: SharedState, queue, seed: int = 5, updates: int = 1, slot: int = 0) -> None:
@@ -229,5 +231,5 @@ def test_updates_made_in_child_processes_are_visible_in_the_parent_and_every_ste
     assert [child.exitcode for child in children] == [0, 0]
     assert [threads for threads, _, _ in reports] == [1, 1]  # one intra-op thread per process
     assert shared.global_step == sum(steps for _, _, steps in reports) > 2 * updates  # the counter is shared
-    assert any(not torch.equal(p.detach(), b) for p, b in zip(model.parameters(), before))
+    assert any(not torch.equal(p.detach(), b) for p, b in zip(model.parameters(), before, strict=False))
     assert optimizer.state[next(iter(model.parameters()))]["step"].item() > updates  # shared statistics, both children's steps

@@ -129,7 +129,7 @@ class TrainConfig:
     Local workers report to the trainer at least twice per interval (every 2 s at most); Ray
     workers report once per 2 s slice of work, so with a shorter interval some rows hold none."""
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         """Raise :class:`UserError` with one clear line for the first invalid value."""
 
         def finite(name: str) -> float:
@@ -187,7 +187,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """Build a config from a mapping, rejecting unknown keys and wrong types with a clear message."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
@@ -239,6 +239,24 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UserError(f"config file {str(path)!r} must hold a mapping of keys to values, got {type(data).__name__}")
     return data
+
+
+def field_docs(cls: type = TrainConfig) -> dict[str, str]:
+    """Each field's docstring (the string under it in the class body), white space folded: the one
+    source of ``a3c train``'s help text."""
+    import ast
+    import inspect
+    import textwrap
+
+    node = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0]
+    assert isinstance(node, ast.ClassDef)
+    body = node.body
+    docs = {}
+    for node, after in zip(body, body[1:], strict=False):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            if isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str):
+                docs[node.target.id] = " ".join(after.value.value.split())
+    return docs
 
 
 def flag_name(field: str) -> str:

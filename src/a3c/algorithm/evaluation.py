@@ -16,10 +16,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from torch import nn
 
 from a3c.algorithm.config import TrainConfig
 from a3c.algorithm.envs.atari import check_env_settings, resolve_env_id
+from a3c.algorithm.model import RecurrentActorCritic
 from a3c.algorithm.seeding import seed_process
 from a3c.algorithm.task import Task
 
@@ -37,14 +37,14 @@ class EpisodeResult:
     """``terminated``, ``truncated`` (by the env's own time limit), ``max_length`` or ``stuck``."""
 
 
-def greedy_action(model: nn.Module, obs: np.ndarray, hidden: tuple[torch.Tensor, torch.Tensor]) -> tuple[int, tuple[torch.Tensor, torch.Tensor]]:
+def greedy_action(model: RecurrentActorCritic, obs: np.ndarray, hidden: tuple[torch.Tensor, torch.Tensor]) -> tuple[int, tuple[torch.Tensor, torch.Tensor]]:
     with torch.no_grad():
         _, logits, hidden = model(torch.from_numpy(np.asarray(obs, dtype=np.float32)).unsqueeze(0), hidden)
     return int(logits.argmax(dim=1).item()), hidden
 
 
 def play_greedy_episode(
-    model: nn.Module,
+    model: RecurrentActorCritic,
     env: gym.Env,
     max_episode_length: int,
     stuck_repeats: int = STUCK_REPEATS,
@@ -81,7 +81,7 @@ def play_greedy_episode(
             return EpisodeResult(total, length, "stuck")
 
 
-def build_evaluator(rank: int, config: TrainConfig, task: Task) -> tuple[gym.Env, nn.Module]:
+def build_evaluator(rank: int, config: TrainConfig, task: Task) -> tuple[gym.Env, RecurrentActorCritic]:
     """The evaluator's env and network (in eval mode), with the process seeded with ``seed + rank``."""
     seed_process(config.seed + rank)
     env = task.make_env(config.seed + rank)

@@ -51,8 +51,9 @@ def _normalized_rows_(weight: torch.Tensor, std: float) -> None:
         weight.copy_(out)
 
 
-class _RecurrentActorCritic(nn.Module):
-    """Shared LSTM core and heads; subclasses provide :meth:`encode`."""
+class RecurrentActorCritic(nn.Module):
+    """Shared LSTM core and heads; subclasses provide :meth:`encode`. Every network a worker
+    trains is one: the conv :class:`ActorCritic` and the test tasks' :class:`MLPActorCritic`."""
 
     lstm: nn.LSTMCell
     critic_linear: nn.Linear
@@ -96,7 +97,7 @@ class _RecurrentActorCritic(nn.Module):
         return self.critic_linear(hx), self.actor_linear(hx), (hx, cx)
 
 
-class ActorCritic(_RecurrentActorCritic):
+class ActorCritic(RecurrentActorCritic):
     """The seed's network: 4 conv layers (32 filters, 3x3, stride 2, ELU), LSTMCell(288, 256),
     a critic head (256 -> 1) and an actor head (256 -> number of actions).
 
@@ -121,7 +122,7 @@ class ActorCritic(_RecurrentActorCritic):
         return x.flatten(1)
 
 
-class MLPActorCritic(_RecurrentActorCritic):
+class MLPActorCritic(RecurrentActorCritic):
     """A small variant for vector observations: one ELU layer, then the same LSTM core and heads."""
 
     def __init__(self, obs_dim: int, action_space: gym.spaces.Discrete | int, hidden_size: int = 64) -> None:

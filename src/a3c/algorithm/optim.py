@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from typing import overload
 
 import torch
 from torch.optim import Optimizer
@@ -32,6 +33,12 @@ class _SharedStateOptimizer(Optimizer):
 
     def _update(self, p: torch.Tensor, grad: torch.Tensor, state: dict, group: dict) -> None:
         raise NotImplementedError
+
+    @overload
+    def step(self, closure: None = None) -> None: ...
+
+    @overload
+    def step(self, closure: Callable[[], float]) -> float: ...
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
@@ -69,10 +76,10 @@ class _SharedStateOptimizer(Optimizer):
                     value = saved[index][key]
                     if torch.is_tensor(tensor):
                         tensor.copy_(value)
-        for group, saved_group in zip(self.param_groups, state_dict["param_groups"]):
+        for group, saved_group in zip(self.param_groups, state_dict["param_groups"], strict=True):
             group.update({k: v for k, v in saved_group.items() if k != "params"})
 
-    def share_memory(self) -> "_SharedStateOptimizer":
+    def share_memory(self) -> _SharedStateOptimizer:
         """Move every statistic (including step counts) into shared memory. Returns self."""
         for tensor in self._state_tensors():
             tensor.share_memory_()

@@ -9,13 +9,20 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import gymnasium as gym
-from torch import nn
 
 from a3c.algorithm.envs.atari import check_env_settings, make_atari_env, resolve_env_id
 from a3c.algorithm.envs.toy import make_corridor
-from a3c.algorithm.model import ActorCritic, MLPActorCritic
+from a3c.algorithm.model import ActorCritic, MLPActorCritic, RecurrentActorCritic
+
+
+class HasSpaces(Protocol):
+    """What a network factory reads from an env: its spaces (a vector env's single-env ones will do)."""
+
+    observation_space: gym.Space
+    action_space: gym.Space
 
 
 @dataclass(frozen=True)
@@ -24,16 +31,22 @@ class Task:
     """Name recorded in checkpoints and metrics."""
     make_env: Callable[[int | None], gym.Env]
     """``make_env(seed)`` builds one env seeded with ``seed``."""
-    make_model: Callable[[gym.Env], nn.Module]
+    make_model: Callable[[HasSpaces], RecurrentActorCritic]
     """``make_model(env)`` builds a freshly initialised network for ``env``'s spaces."""
 
 
-def conv_model(env: gym.Env) -> nn.Module:
-    return ActorCritic(env.observation_space.shape[0], env.action_space)
+def _inputs_and_actions(env: HasSpaces) -> tuple[int, gym.spaces.Discrete]:
+    shape, actions = env.observation_space.shape, env.action_space
+    assert shape is not None and isinstance(actions, gym.spaces.Discrete), "a3c's networks take a Box and act in a Discrete space"
+    return shape[0], actions
 
 
-def mlp_model(env: gym.Env) -> nn.Module:
-    return MLPActorCritic(env.observation_space.shape[0], env.action_space)
+def conv_model(env: HasSpaces) -> RecurrentActorCritic:
+    return ActorCritic(*_inputs_and_actions(env))
+
+
+def mlp_model(env: HasSpaces) -> RecurrentActorCritic:
+    return MLPActorCritic(*_inputs_and_actions(env))
 
 
 def atari_task(env_id: str, sticky: float | None = None, noop_max: int = 0) -> Task:

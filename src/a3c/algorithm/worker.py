@@ -29,10 +29,10 @@ from torch.optim import Optimizer
 
 from a3c.algorithm.config import TrainConfig
 from a3c.algorithm.losses import RolloutLoss, a3c_loss
-from a3c.algorithm.model import Hidden
+from a3c.algorithm.model import Hidden, RecurrentActorCritic
 from a3c.algorithm.optim import step_and_release
 from a3c.algorithm.seeding import seed_process
-from a3c.algorithm.task import Task, make_vector_env
+from a3c.algorithm.task import HasSpaces, Task, make_vector_env
 
 
 class WorkerLink(Protocol):
@@ -112,8 +112,8 @@ class Worker:
     def __init__(
         self,
         config: TrainConfig,
-        env: gym.Env,
-        local_model: nn.Module,
+        env: gym.Env | gym.vector.VectorEnv,
+        local_model: RecurrentActorCritic,
         link: WorkerLink,
         optimizer: Optimizer | None = None,
     ) -> None:
@@ -284,11 +284,11 @@ class BatchedWorker(Worker):
         self,
         config: TrainConfig,
         envs: gym.vector.VectorEnv,
-        local_model: nn.Module,
+        local_model: RecurrentActorCritic,
         link: WorkerLink,
         optimizer: Optimizer | None = None,
     ) -> None:
-        super().__init__(config, envs, local_model, link, optimizer)  # type: ignore[arg-type]
+        super().__init__(config, envs, local_model, link, optimizer)
         self.num_envs = envs.num_envs
         self.hidden = local_model.initial_state(self.num_envs)
         self.episode_returns = np.zeros(self.num_envs)
@@ -308,7 +308,8 @@ class BatchedWorker(Worker):
             entropies.append(entropy)
             values.append(value.squeeze(1))
 
-            self.obs, reward, terminated, truncated, _ = self.env.step(action.squeeze(1).numpy())
+            self.obs, step_rewards, terminated, truncated, _ = self.env.step(action.squeeze(1).numpy())
+            reward = np.asarray(step_rewards, dtype=np.float64)
             done = np.logical_or(terminated, truncated)
             self.episode_returns += reward
             finished.extend(float(r) for r in self.episode_returns[done])
@@ -339,7 +340,7 @@ def worker_class(config: TrainConfig) -> type[Worker]:
     return Worker if config.envs_per_worker == 1 else BatchedWorker
 
 
-def build_envs_and_model(rank: int, config: TrainConfig, task: Task) -> tuple[gym.Env | gym.vector.VectorEnv, nn.Module]:
+def build_envs_and_model(rank: int, config: TrainConfig, task: Task) -> tuple[gym.Env | gym.vector.VectorEnv, RecurrentActorCritic]:
     """Worker ``rank``'s env (a vector of ``envs_per_worker`` envs for the batched worker) and a
     fresh local model, with the process seeded with ``seed + rank``; both backends build them so."""
     seed_process(config.seed + rank)  # before the model, whose initial weights it fixes
@@ -362,6 +363,6 @@ class _SpacesOf:
         self.action_space = action_space
 
 
-def _single_env_view(envs: gym.vector.VectorEnv) -> gym.Env:
+def _single_env_view(envs: gym.vector.VectorEnv) -> HasSpaces:
     """What ``Task.make_model`` reads from an env: the single-env spaces."""
-    return _SpacesOf(envs.single_observation_space, envs.single_action_space)  # type: ignore[return-value]
+    return _SpacesOf(envs.single_observation_space, envs.single_action_space)

@@ -8,6 +8,7 @@ thread each), watches their exit codes and restarts the dead. :func:`worker_main
 from __future__ import annotations
 
 import time
+from multiprocessing.context import SpawnProcess
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ def build_worker(rank: int, config: TrainConfig, task: Task, shared: SharedState
     env, local_model = build_envs_and_model(rank, config, task)
     optimizer = worker_optimizer(config.optimizer, config.lr, shared.model.parameters(), shared.optimizer)
     link = shared.worker_link(rank, config.max_steps)
-    return worker_class(config)(config, env, local_model, link, optimizer)  # type: ignore[arg-type]
+    return worker_class(config)(config, env, local_model, link, optimizer)
 
 
 #: Exit code of a worker that met ``max_nonfinite_updates`` non-finite updates in a row.
@@ -105,7 +106,7 @@ class LocalRun(TrainingRun):
     def __init__(self, config: TrainConfig, run_dir: str | Path | None = None, task: Task | None = None, **kwargs: Any) -> None:
         super().__init__(config, run_dir, task, **kwargs)
         self.ctx = mp.get_context(START_METHOD)
-        self.children: dict[str, mp.Process] = {}
+        self.children: dict[str, SpawnProcess] = {}
 
     @property
     def global_step(self) -> int:
@@ -125,7 +126,7 @@ class LocalRun(TrainingRun):
         for name in child_names(self.config.num_processes):
             self._start_child(name)
 
-    def _start_child(self, name: str) -> mp.Process:
+    def _start_child(self, name: str) -> SpawnProcess:
         """Start (or restart) one child."""
         cfg, shared = self.config, self.shared
         child_cfg = self._child_config(name)

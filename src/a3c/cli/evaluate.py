@@ -64,7 +64,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     rewards: list[float] = []
     lengths: list[int] = []
     ended_by: list[str] = []
-    for seed, result in zip(seeds, play_episodes(checkpoint["path"], protocol, seeds, processes)):
+    for seed, result in zip(seeds, play_episodes(checkpoint["path"], protocol, seeds, processes), strict=True):
         rewards.append(result.reward)
         lengths.append(result.length)
         ended_by.append(result.ended_by)

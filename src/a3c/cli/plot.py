@@ -118,8 +118,10 @@ def _read_config(path: Path) -> dict[str, Any]:
 
 def _number(value: str | None, column: str, path: Path, line: int) -> float:
     try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        if value is None:
+            raise ValueError
+        number = float(value)
+    except ValueError:
         raise UserError(f"{str(path)!r} line {line}: {column} is not a number: {value!r}") from None
     if not math.isfinite(number):
         raise UserError(f"{str(path)!r} line {line}: {column} is not finite: {value!r}")
@@ -295,7 +297,7 @@ def plot_runs(
     fig = Figure(figsize=(11, 4.5), layout="constrained")
     FigureCanvasAgg(fig)
     ax_steps, ax_time = fig.subplots(1, 2, sharey=True)
-    for run, label in zip(runs, legend_labels):
+    for run, label in zip(runs, legend_labels, strict=True):
         smoothed = rolling_mean(run.rewards, window)
         (line,) = ax_steps.plot(run.steps, smoothed, label=label, linewidth=1.6)
         ax_time.plot(run.minutes, smoothed, label=label, linewidth=1.6, color=line.get_color())

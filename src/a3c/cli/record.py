@@ -24,9 +24,9 @@ from a3c.errors import UserError
 if TYPE_CHECKING:
     import gymnasium as gym
     import numpy as np
-    from torch import nn
 
     from a3c.algorithm.evaluation import EpisodeResult
+    from a3c.algorithm.model import RecurrentActorCritic
 
 
 FORMATS = (".mp4", ".gif")
@@ -125,7 +125,7 @@ def check_output_path(out_path: str | os.PathLike[str], fps: float = DEFAULT_FPS
 
 
 def record_video(
-    model: nn.Module,
+    model: RecurrentActorCritic,
     env: gym.Env,
     out_path: str | os.PathLike[str],
     episodes: int = 1,

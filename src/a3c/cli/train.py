@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ from a3c.algorithm.config import (
     OPTIMIZERS,
     TrainConfig,
     default_num_processes,
+    field_docs,
+    flag_name,
     resolve_config,
     resume_config,
 )
@@ -19,26 +22,80 @@ from a3c.backends import BACKENDS
 from a3c.cli.args import (
     EXIT_FAILED,
     EXIT_SIGTERM,
-    non_negative_int,
     parse_interval,
-    positive_int,
-    probability,
 )
 from a3c.errors import UserError
 
-#: What ``--backend`` accepts.
+#: Flags that users type besides each field's own name (the seed's ``--env-name`` is the field's).
+ALIASES = {"env_name": ("--env",)}
+
+#: Fields whose flag carries its unit in the value, one flag for several fields.
+UNIT_FLAGS = {
+    "checkpoint_interval": (("checkpoint_interval_s", "checkpoint_interval_steps"), "SECONDS|STEPSsteps", parse_interval),
+}
+
+
+def _doc(text: str) -> str:
+    """A field's docstring as help text: reST's ``literals`` shown as `literals`, no final stop."""
+    return text.replace("``", "`").rstrip(".")
+
+
+def add_config_flags(group: Any) -> None:
+    """One flag per :class:`TrainConfig` field, named after it (its unit dropped: ``eval_interval_s``
+    is ``--eval-interval``), typed by its annotation and documented by its docstring, with the
+    ``fast`` preset's default and the seed's where it differs."""
+    fast = resolve_config(num_processes=1)
+    seed = TrainConfig(num_processes=1)
+    docs = field_docs(TrainConfig)
+    hints = typing.get_type_hints(TrainConfig)
+    by_unit = {field: dest for dest, (fields, _, _) in UNIT_FLAGS.items() for field in fields}
+    done = set()
+    for field in dataclasses.fields(TrainConfig):
+        name = field.name
+        if name in by_unit:
+            dest = by_unit[name]
+            if dest not in done:
+                fields, metavar, _ = UNIT_FLAGS[dest]
+                text = "; ".join(f"{_doc(docs[f])} ({_defaults(f, fast, seed)})" for f in fields)
+                group.add_argument(flag_name(name), dest=dest, metavar=metavar, help=_escape(text))
+                done.add(dest)
+            continue
+        kinds = [k for k in typing.get_args(hints[name]) or (hints[name],) if k is not type(None)]
+        kind = kinds[0]
+        if name == "num_processes":
+            default = f"default: one per CPU, here {default_num_processes()}"
+        else:
+            default = _defaults(name, fast, seed)
+        text = _escape(f"{_doc(docs[name])} ({default})")
+        flags = (flag_name(name), *ALIASES.get(name, ()))
+        if kind is bool:
+            group.add_argument(*flags, dest=name, action="store_true", help=_escape(_doc(docs[name])))
+        elif name == "optimizer":
+            group.add_argument(*flags, dest=name, choices=OPTIMIZERS, help=text)
+        else:
+            metavar = "SECONDS" if name.endswith("_s") else name.upper()
+            group.add_argument(*flags, dest=name, type=kind, metavar=metavar, help=text)
+
+
+def _defaults(name: str, fast: TrainConfig, seed: TrainConfig) -> str:
+    def show(value: Any) -> str:
+        if value is None:
+            return "none"
+        if isinstance(value, float):
+            return f"{value:g}"
+        return f"{value:,}" if isinstance(value, int) else str(value)
+
+    value, seed_value = getattr(fast, name), getattr(seed, name)
+    text = f"default {show(value)}"
+    return text if value == seed_value else f"{text}; seed {show(seed_value)}"
+
+
+def _escape(text: str) -> str:
+    return text.replace("%", "%%")  # argparse formats help with %
 
 
 def add_parser(subparsers: Any) -> None:
     from a3c.presets import DEFAULT_PRESET, preset_names
-
-    fast = resolve_config(num_processes=1)
-    seed = TrainConfig(num_processes=1)
-
-    def default(name: str, fmt: str = "") -> str:
-        value, seed_value = getattr(fast, name), getattr(seed, name)
-        text = f"default {value:{fmt}}"
-        return text if value == seed_value else f"{text}; seed {seed_value:{fmt}}"
 
     p = subparsers.add_parser(
         "train",
@@ -59,70 +116,10 @@ def add_parser(subparsers: Any) -> None:
         metavar="RUN_DIR",
         help="continue a stopped run from its latest checkpoint (steps, optimiser statistics and best score carry on)",
     )
-    algo = p.add_argument_group("algorithm (the seed's flags)")
-    algo.add_argument("--lr", type=float, help=f"learning rate ({default('lr')})")
-    algo.add_argument("--gamma", type=float, help=f"discount factor ({default('gamma')})")
-    algo.add_argument("--gae-lambda", type=float, help=f"GAE lambda ({default('gae_lambda')})")
-    algo.add_argument("--entropy-coef", type=float, help=f"entropy coefficient ({default('entropy_coef')})")
-    algo.add_argument("--value-loss-coef", type=float, help=f"value loss coefficient ({default('value_loss_coef')})")
-    algo.add_argument("--max-grad-norm", type=float, help=f"gradient norm clip ({default('max_grad_norm', 'g')})")
-    algo.add_argument("--seed", type=int, help=f"random seed; process rank r uses seed + r ({default('seed')})")
-    algo.add_argument(
-        "--num-processes",
-        type=int,
-        help=f"training processes (default: one per CPU, here {default_num_processes()}; the seed used 4)",
-    )
-    algo.add_argument("--num-steps", type=int, help=f"forward steps per update ({default('num_steps')})")
-    algo.add_argument("--max-episode-length", type=int, help=f"episode cap in agent steps ({default('max_episode_length')})")
-    algo.add_argument("--env-name", "--env", dest="env_name", help=f"Atari game id, legacy ids accepted ({default('env_name')})")
-    algo.add_argument("--no-shared", action="store_true", help="per-worker optimiser statistics instead of shared ones")
-    algo.add_argument(
-        "--sticky",
-        type=probability,
-        help="sticky actions: the ALE's repeat-action probability for training and evaluation (default: the id's own, "
-        "0 for PongDeterministic-v4, 0.25 for ALE/Pong-v5)",
-    )
-    algo.add_argument("--noop-max", type=non_negative_int, help=f"0 to N random no-ops after each reset ({default('noop_max')})")
-    algo.add_argument(
-        "--max-steps", type=int, help=f"global env steps before training stops ({default('max_steps', ',')}; the seed's quick run: 20,000)"
-    )
-    algo.add_argument(
-        "--envs-per-worker", type=int, help=f"envs each worker steps together with batched passes ({default('envs_per_worker')})"
-    )
-    algo.add_argument("--optimizer", choices=OPTIMIZERS, help="adam = SharedAdam (seed), rmsprop = the A3C paper's shared RMSProp")
+    add_config_flags(p.add_argument_group("config (TrainConfig's fields; the seed's flags keep their names)"))
     run = p.add_argument_group("run")
     run.add_argument("--run-dir", help="output folder (default runs/<env>-<date>-<time>)")
-    run.add_argument("--force", action="store_true", help="write into an existing non-empty run dir")
-    run.add_argument(
-        "--checkpoint-interval",
-        dest="checkpoint_interval",
-        help=f"write the latest checkpoint every SECONDS (60 or 60s) or STEPS (50000steps) ({default('checkpoint_interval_s', 'g')} s)",
-    )
-    run.add_argument("--max-restarts", type=int, help=f"restarts of each dead worker or evaluator before the run stops ({default('max_restarts')})")
-    run.add_argument(
-        "--max-nonfinite-updates",
-        type=int,
-        help=f"non-finite updates in a row (each skipped) after which the run stops ({default('max_nonfinite_updates')})",
-    )
-    run.add_argument("--max-seconds", type=float, help="also stop after this much wall time")
-    run.add_argument(
-        "--eval-interval",
-        dest="eval_interval_s",
-        type=float,
-        help=f"seconds the evaluator pauses between greedy episodes ({default('eval_interval_s', 'g')}: plays without pause)",
-    )
-    run.add_argument(
-        "--eval-episodes",
-        type=positive_int,
-        help=f"greedy episodes per evaluation round, one weights copy each; best.pt and 'solved' go by the round mean "
-        f"({default('eval_episodes')})",
-    )
-    run.add_argument(
-        "--log-interval",
-        dest="log_interval_s",
-        type=float,
-        help=f"seconds between rows of train_metrics.csv and TensorBoard's training scalars ({default('log_interval_s', 'g')})",
-    )
+    run.add_argument("--force", action="store_true", help="write into an existing non-empty run dir (what it holds moves to replaced-<time>/)")
     run.add_argument("--quiet", action="store_true", help="print nothing but errors")
     backend = p.add_argument_group("backend")
     backend.add_argument(
@@ -146,8 +143,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     overrides = {k: v for k, v in vars(args).items() if k in fields}
-    if hasattr(args, "checkpoint_interval"):
-        overrides.update(parse_interval(args.checkpoint_interval))
+    for dest, (_, _, parse) in UNIT_FLAGS.items():
+        if hasattr(args, dest):
+            overrides.update(parse(getattr(args, dest)))
     run_dir = getattr(args, "run_dir", None)
     resume = getattr(args, "resume", None)
     if resume is not None:

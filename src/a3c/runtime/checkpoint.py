@@ -11,12 +11,12 @@ import random
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 
-from a3c.algorithm.model import ActorCritic, MLPActorCritic
+from a3c.algorithm.model import ActorCritic, MLPActorCritic, RecurrentActorCritic
 from a3c.errors import UserError
 
 FORMAT = "a3c-checkpoint"
@@ -34,7 +34,7 @@ BEST = "best.pt"
 CHECKPOINT_DIR = "checkpoints"
 
 
-def build_model(kind: str, num_inputs: int, num_actions: int) -> torch.nn.Module:
+def build_model(kind: str, num_inputs: int, num_actions: int) -> RecurrentActorCritic:
     """Rebuild the network that a checkpoint's ``model_kind`` and arguments name."""
     if kind == "ActorCritic":
         return ActorCritic(num_inputs, num_actions)
@@ -156,7 +156,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     return checkpoint
 
 
-def model_from_checkpoint(checkpoint: dict[str, Any]) -> torch.nn.Module:
+def model_from_checkpoint(checkpoint: dict[str, Any]) -> RecurrentActorCritic:
     """Rebuild the network and load the checkpoint's weights into it."""
     model = build_model(checkpoint["model_kind"], int(checkpoint["num_inputs"]), int(checkpoint["num_actions"]))
     try:
@@ -168,7 +168,7 @@ def model_from_checkpoint(checkpoint: dict[str, Any]) -> torch.nn.Module:
 
 def capture_rng_states() -> dict[str, Any]:
     """This process's torch, NumPy and Python RNG states, in types ``weights_only`` loading accepts."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    kind, keys, pos, has_gauss, cached = cast(tuple[str, np.ndarray, int, int, float], np.random.get_state(legacy=True))
     return {
         "torch": torch.get_rng_state(),
         "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss), "cached": float(cached)},

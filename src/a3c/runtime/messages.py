@@ -46,7 +46,7 @@ class WorkerReport:
     def has_news(self) -> bool:
         return bool(self.updates or self.skipped or self.episodes)
 
-    def add(self, other: "WorkerReport") -> None:
+    def add(self, other: WorkerReport) -> None:
         self.updates += other.updates
         self.skipped += other.skipped
         self.policy_loss += other.policy_loss
@@ -93,7 +93,7 @@ def eval_line(report: EvalReport) -> str:
     return line
 
 
-def report_interval(config: "TrainConfig") -> float:
+def report_interval(config: TrainConfig) -> float:
     """Seconds between a worker's reports: at least two per log interval, so that every
     ``train_metrics.csv`` row holds updates."""
     return min(REPORT_INTERVAL_S, config.log_interval_s / 2)

@@ -14,7 +14,6 @@ from typing import Any
 
 import gymnasium as gym
 import torch
-from torch import nn
 
 from a3c.algorithm.envs.atari import make_atari_env
 from a3c.algorithm.evaluation import (
@@ -23,6 +22,7 @@ from a3c.algorithm.evaluation import (
     evaluation_protocol,
     play_greedy_episode,
 )
+from a3c.algorithm.model import RecurrentActorCritic
 from a3c.algorithm.task import corridor_task
 from a3c.errors import UserError
 from a3c.runtime.checkpoint import load_checkpoint, model_from_checkpoint
@@ -37,7 +37,7 @@ class LoadedPolicy:
     env_id: str
     """The game played: ``--env`` if given, else the checkpoint's."""
     env: gym.Env
-    model: nn.Module
+    model: RecurrentActorCritic
     """In eval mode."""
     protocol: Protocol
     """The settings ``env`` plays with."""
@@ -72,6 +72,7 @@ def load_policy(
     else:
         env = make_atari_env(protocol.env_id, seed, render_mode=render_mode, sticky=protocol.sticky, noop_max=protocol.noop_max)
     try:
+        assert isinstance(env.action_space, gym.spaces.Discrete)
         num_actions = int(env.action_space.n)
         if num_actions != int(checkpoint["num_actions"]):
             raise UserError(

@@ -104,7 +104,7 @@ class RunDir:
     def best_path(self) -> Path:
         return self.checkpoint_dir / BEST
 
-    def create(self, force: bool = False) -> "RunDir":
+    def create(self, force: bool = False) -> RunDir:
         """Make the folder. One that holds files is refused, unless ``force``: then what it holds
         moves into a ``replaced-<time>`` subfolder (see :attr:`replaced`), so that the new run's
         logs start fresh and nothing is deleted."""

@@ -11,14 +11,14 @@ import multiprocessing as mp
 import time
 from dataclasses import dataclass
 from multiprocessing.context import BaseContext
-from typing import Any
+from typing import Any, Final
 
 from torch import nn
 from torch.optim import Optimizer
 
 #: Process start method. ``spawn`` behaves the same on Linux, macOS and Windows, and never
 #: forks a parent's threads or locks into a child.
-START_METHOD = "spawn"
+START_METHOD: Final = "spawn"
 
 #: Workers start training once the evaluator is ready (so that even a short run is evaluated), or
 #: after this many seconds without it; both backends wait so.
@@ -50,7 +50,7 @@ class SharedState:
     @classmethod
     def create(
         cls, model: nn.Module, optimizer: Optimizer | None, ctx: BaseContext, start_step: int = 0, slots: int = 16
-    ) -> "SharedState":
+    ) -> SharedState:
         model.share_memory()
         if optimizer is not None and hasattr(optimizer, "share_memory"):
             optimizer.share_memory()

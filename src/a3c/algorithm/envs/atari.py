@@ -26,11 +26,12 @@ import difflib
 import functools
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import ale_py
 import gymnasium as gym
 import numpy as np
+from ale_py.env import AtariEnv
 
 from a3c.algorithm.envs.wrappers import (
     FireAtLifeStart,
@@ -122,13 +123,18 @@ def resolve_env_id(env_id: str) -> AtariSpec:
     raise UserError(f"unknown Atari env id {env_id!r}{hint}; {_HOW_TO_LIST}")
 
 
-@functools.lru_cache(maxsize=None)
+def _ale(env: gym.Env) -> AtariEnv:
+    """The ALE env under ``env``'s wrappers."""
+    return cast(AtariEnv, env.unwrapped)
+
+
+@functools.cache
 def waits_for_fire(game: str) -> bool:
     """True if ``game`` shows a still screen until FIRE is pressed (Breakout does; Pong serves
     by itself). Measured, not listed: two seconds of NOOPs after a reset change no pixel."""
     probe = gym.make(f"ALE/{game}-v5", frameskip=4, repeat_action_probability=0.0)
     try:
-        if "FIRE" not in probe.unwrapped.get_action_meanings():
+        if "FIRE" not in _ale(probe).get_action_meanings():
             return False
         first, _ = probe.reset(seed=0)
         for _ in range(30):
@@ -168,9 +174,9 @@ def make_atari_env(
         env.action_space.seed(seed)
     if noop_max > 0:
         # No-ops first, then FIRE: a game that waits for FIRE stands still through the no-ops.
-        env = NoopStart(env, noop_max, env.unwrapped.get_action_meanings().index("NOOP"))
+        env = NoopStart(env, noop_max, _ale(env).get_action_meanings().index("NOOP"))
     if waits_for_fire(spec.game):
-        env = FireAtLifeStart(env, env.unwrapped.get_action_meanings().index("FIRE"))
+        env = FireAtLifeStart(env, _ale(env).get_action_meanings().index("FIRE"))
     env = Rescale42x42(env)
     env = RunningFrameNormalizer(env)
     return env

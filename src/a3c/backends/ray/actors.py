@@ -193,8 +193,9 @@ class RolloutWorker:
         if self.worker is not None:
             self.worker.env.close()
         env, model = build_envs_and_model(self.rank, config, self.task)
-        self.link = ServerLink(*ray.get(self.server.weights.remote()), max_steps=config.max_steps)
-        self.worker = worker_class(config)(config, env, model, self.link)  # type: ignore[arg-type]
+        weights, global_step = ray.get(self.server.weights.remote())
+        self.link = ServerLink(weights, global_step, config.max_steps)
+        self.worker = worker_class(config)(config, env, model, self.link)
         self.reporter = WorkerReporter(self.rank, events=None, interval_s=math.inf)
         return ray.get_runtime_context().get_node_id()
 
