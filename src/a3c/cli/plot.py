@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from a3c.cli.args import finite_float, positive_int
 from a3c.errors import UserError
 
 if TYPE_CHECKING:
@@ -346,19 +347,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _finite_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
-    return value
-
-
 def add_parser(subparsers: Any) -> None:
     """Register the ``plot`` subcommand on the ``a3c`` parser."""
-    from a3c.cli.args import positive_int
     p = subparsers.add_parser(
         "plot",
         help="plot evaluation reward of runs against steps and wall time",
@@ -384,7 +374,7 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument(
         "--threshold",
-        type=_finite_float,
+        type=finite_float,
         default=None,
         help="draw a dashed line at this reward, e.g. 18 for Pong's solved criterion (default: none)",
     )

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from a3c.cli.args import non_negative_int, positive_int, probability
 from a3c.errors import UserError
 
 if TYPE_CHECKING:
@@ -51,8 +52,6 @@ _BAND_DIVISOR = 3
 
 def add_parser(subparsers: Any) -> None:
     """Register the ``record`` subcommand on the ``a3c`` parser."""
-    from a3c.cli.args import non_negative_int, positive_int, probability
-
     p = subparsers.add_parser(
         "record",
         help="play greedy episodes and save them as an MP4 or GIF",
