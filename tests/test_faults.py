@@ -217,13 +217,13 @@ def test_a_ctrl_c_while_a_child_starts_is_held_for_the_trainer_and_the_child_ign
     import multiprocessing
     from multiprocessing import resource_tracker
 
-    from a3c.runtime.signals import _sigint_ignored
+    from a3c.runtime.signals import sigint_ignored
 
     # Running already in the trainer (its queue's locks registered with it). Started here, inside
     # the block, it would lift the block on SIGINT itself (CPython bpo-33613) and drop the signal.
     resource_tracker.ensure_running()
     with StopSignals() as signals:
-        with _sigint_ignored(hold=True):
+        with sigint_ignored(hold=True):
             signal.raise_signal(signal.SIGINT)  # ignored and blocked: held, not lost
             assert signals.received is None
             child = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(0.5,))
