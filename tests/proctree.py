@@ -20,8 +20,10 @@ from a3c.runtime.signals import Terminated
 from a3c.backends.base import TrainingFailed
 from a3c.backends import train
 if __name__ == "__main__":
-    restarts = {"max_restarts": int(sys.argv[2])} if len(sys.argv) > 2 else {}
-    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=10**9, eval_interval_s=1.0, **restarts)
+    limits = {"max_restarts": int(sys.argv[2])} if len(sys.argv) > 2 else {}
+    if len(sys.argv) > 3:
+        limits["heartbeat_timeout_s"] = float(sys.argv[3])
+    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=10**9, eval_interval_s=1.0, **limits)
     try:
         train(config, run_dir=sys.argv[1], task=corridor_task(), progress_interval_s=3600)
     except Terminated:
@@ -30,7 +32,7 @@ if __name__ == "__main__":
         print(error, file=sys.stderr)
         sys.exit(1)
 """
-"""A script: ``python SCRIPT RUN_DIR [MAX_RESTARTS]`` trains the Corridor until it is stopped,
+"""A script: ``python SCRIPT RUN_DIR [MAX_RESTARTS [HEARTBEAT_TIMEOUT_S]]`` trains the Corridor until it is stopped,
 exiting 143 on SIGTERM and 1 (the reason on stderr) when the run fails."""
 
 

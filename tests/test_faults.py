@@ -264,3 +264,29 @@ def test_ctrl_c_saves_says_how_to_resume_and_the_resumed_run_starts_where_it_sto
     final = load_checkpoint(run / "checkpoints" / "latest.pt")
     assert stopped_at + 500 <= final["global_step"] < stopped_at + 500 + 2 * 2 * 5 + 1
     assert final["run_state"]["segment"] == 1
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc, sends signals")
+def test_a_hung_worker_is_killed_and_restarted_and_training_goes_on(tmp_path):
+    script = tmp_path / "train_forever.py"
+    script.write_text(TRAIN_CORRIDOR_FOREVER)
+    run, log = tmp_path / "run", tmp_path / "out.txt"
+    with log.open("w") as out_file:  # max_restarts 3, heartbeat timeout 5 s
+        proc = subprocess.Popen([sys.executable, "-X", "faulthandler", str(script), str(run), "3", "5"], stdout=out_file, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: _steps(run) > 0, 90, "training to start")
+        evaluator, *workers = spawned_children(proc.pid)
+        os.kill(workers[1], signal.SIGSTOP)  # alive, but silent: it never exits by itself
+        wait_for(lambda: "a3c-worker-1 hung (no heartbeat for" in log.read_text(), 90, "the trainer to notice the hung worker")
+        wait_for(lambda: workers[1] not in spawned_children(proc.pid) and len(spawned_children(proc.pid)) == 3, 30, "its replacement")
+        assert not alive(workers[1])  # killed, although stopped
+        steps = _steps(run)
+        wait_for(lambda: _steps(run) > steps, 60, "training to go on")
+        assert evaluator in spawned_children(proc.pid) and workers[0] in spawned_children(proc.pid)  # the others untouched
+        proc.send_signal(signal.SIGTERM)
+        err = communicate_or_dump_stacks(proc, 30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err
+    assert "; killed) at step" in log.read_text() and "restarting it (1/3)" in log.read_text()

@@ -124,6 +124,12 @@ class TrainConfig:
     on Pong) go by it, so that one lucky episode under sticky actions wins nothing. 1 gives the
     seed's evaluator, which copied the weights before every episode."""
 
+    heartbeat_timeout_s: float = 60.0
+    """Seconds a worker may go without a heartbeat before the trainer kills it as hung and restarts
+    it (within ``max_restarts``); the evaluator gets twice as long. Workers beat at every update and
+    the evaluator at every step, so 60 s is 30 report intervals of silence: a deadlock, a stuck env,
+    a stopped process."""
+
     log_interval_s: float = 10.0
     """Seconds between rows of ``train_metrics.csv`` (and the TensorBoard training scalars).
     Local workers report to the trainer at least twice per interval (every 2 s at most); Ray
@@ -161,6 +167,8 @@ class TrainConfig:
             raise UserError(f"--max-seconds must be > 0, got {self.max_seconds}")
         if finite("eval_interval_s") < 0:
             raise UserError(f"--eval-interval must be >= 0 seconds, got {self.eval_interval_s}")
+        if finite("heartbeat_timeout_s") <= 0:
+            raise UserError(f"--heartbeat-timeout must be > 0 seconds, got {self.heartbeat_timeout_s}")
         if finite("log_interval_s") <= 0:
             raise UserError(f"--log-interval must be > 0 seconds, got {self.log_interval_s}")
         integer("seed", 0)
@@ -279,6 +287,7 @@ RESUMABLE = (
     "log_interval_s",
     "max_restarts",
     "max_nonfinite_updates",
+    "heartbeat_timeout_s",
 )
 
 

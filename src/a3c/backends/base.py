@@ -78,6 +78,12 @@ def child_names(num_processes: int) -> list[str]:
     return [EVALUATOR, *(worker_name(rank) for rank in range(num_processes))]
 
 
+def hang_limit(name: str, config: TrainConfig) -> float:
+    """Seconds child ``name`` may go without a heartbeat before it counts as hung: the evaluator
+    gets twice a worker's ``heartbeat_timeout_s``."""
+    return config.heartbeat_timeout_s * (2 if name == EVALUATOR else 1)
+
+
 def nonfinite_failure(name: str, config: TrainConfig) -> str:
     return f"{name} met {config.max_nonfinite_updates} updates in a row with a non-finite loss or gradient (none was applied)"
 
@@ -181,16 +187,16 @@ class TrainingRun:
         )
         return save_checkpoint(checkpoint, self.run.latest_path)
 
-    def _restart_or_fail(self, name: str, why: str) -> bool:
-        """A child died (``why``: "exit code 1", or Ray's reason). Within ``max_restarts``, count and
-        log a restart and return True: the backend restarts it. Past them, set the run's failure
-        and return False: the run stops."""
+    def _restart_or_fail(self, name: str, what: str) -> bool:
+        """A child died or hung (``what``: "died (exit code 1)", "hung (no heartbeat for 61 s;
+        killed)", or Ray's reason). Within ``max_restarts``, count and log a restart and return True:
+        the backend restarts it. Past them, set the run's failure and return False: the run stops."""
         cfg = self.config
         if self.restarts.get(name, 0) >= cfg.max_restarts:
-            self.failure = f"{name} died ({why}) after {cfg.max_restarts} restarts"
+            self.failure = f"{name} {what} after {cfg.max_restarts} restarts"
             return False
         self.restarts[name] = self.restarts.get(name, 0) + 1
-        self._log(f"{name} died ({why}) at step {self.global_step:,}; restarting it ({self.restarts[name]}/{cfg.max_restarts})")
+        self._log(f"{name} {what} at step {self.global_step:,}; restarting it ({self.restarts[name]}/{cfg.max_restarts})")
         return True
 
     def _child_config(self, name: str) -> TrainConfig:

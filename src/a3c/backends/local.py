@@ -25,6 +25,7 @@ from a3c.backends.base import (
     JOIN_TIMEOUT_S,
     TrainingRun,
     child_names,
+    hang_limit,
     nonfinite_failure,
 )
 from a3c.runtime.eval_log import EvaluationLog
@@ -58,7 +59,7 @@ def worker_main(rank: int, config: TrainConfig, task: Task, shared: SharedState)
     unblock_sigint()
     worker = build_worker(rank, config, task, shared)
     reporter = WorkerReporter(rank, shared.events, interval_s=report_interval(config))
-    shared.wait_for_evaluator()
+    shared.wait_for_evaluator(rank)
     try:
         if not worker.run(reporter.record):
             raise SystemExit(EXIT_NONFINITE)
@@ -81,22 +82,30 @@ def evaluator_main(
     env, model = build_evaluator(rank, config, task)
     evaluations = EvaluationLog(RunDir(run_dir), task.env_id, config, start_time, best_reward)
     shared.mark_evaluator_ready()
+    slot = shared.evaluator_slot
+
+    def should_stop() -> bool:  # asked at every step of an episode: the evaluator's heartbeat
+        shared.beat(slot)
+        return shared.should_stop(config.max_steps)
+
     try:
         weights_step = 0
-        while not shared.should_stop(config.max_steps):
+        while not should_stop():
             if evaluations.starts_round:
                 model.load_state_dict(shared.model.state_dict())
                 weights_step = shared.global_step
-            result = play_greedy_episode(
-                model, env, config.max_episode_length, should_stop=lambda: shared.should_stop(config.max_steps)
-            )
+            result = play_greedy_episode(model, env, config.max_episode_length, should_stop=should_stop)
             if result is None:
                 break
             send(shared.events, evaluations.add(result, model, weights_step, shared.global_step))
             if config.eval_interval_s > 0:
-                shared.sleep(config.eval_interval_s)
+                shared.sleep(config.eval_interval_s, slot)
     finally:
         env.close()
+
+
+#: Seconds a child may take to start (spawn, imports, envs) before its first heartbeat.
+STARTUP_LIMIT_S = 120.0
 
 
 class LocalRun(TrainingRun):
@@ -107,6 +116,9 @@ class LocalRun(TrainingRun):
         super().__init__(config, run_dir, task, **kwargs)
         self.ctx = mp.get_context(START_METHOD)
         self.children: dict[str, SpawnProcess] = {}
+        self.started_beat: dict[str, float] = {}
+        """The heartbeat the trainer wrote for each child as it started it: a child that has not beaten
+        since is still starting up (spawn, imports, envs), which gets :data:`STARTUP_LIMIT_S`."""
 
     @property
     def global_step(self) -> int:
@@ -136,6 +148,8 @@ class LocalRun(TrainingRun):
         else:
             target, args = worker_main, (int(name.rsplit("-", 1)[1]), child_cfg, self.task, shared)
         process = self.ctx.Process(target=target, args=args, name=name, daemon=True)
+        shared.beat(self._slot(name))
+        self.started_beat[name] = shared.heartbeats[self._slot(name)]
         with sigint_ignored(hold=True):
             process.start()
         self.children[name] = process
@@ -170,17 +184,34 @@ class LocalRun(TrainingRun):
         workers = [p for name, p in self.children.items() if name != EVALUATOR]
         return any(p.is_alive() for p in workers)
 
+    def _slot(self, name: str) -> int:
+        return self.shared.evaluator_slot if name == EVALUATOR else int(name.rsplit("-", 1)[1])
+
     def _check_children(self) -> bool:
-        """Restart children that died, within ``max_restarts``; False when the run must stop."""
+        """Restart children that died or hung, within ``max_restarts``; False when the run must stop."""
         cfg = self.config
         for name, process in list(self.children.items()):
             code = process.exitcode
-            if code in (None, 0):
+            if code is None:
+                slot = self._slot(name)
+                silent = self.shared.silent_for(slot)
+                starting = self.shared.heartbeats[slot] == self.started_beat.get(name)
+                if silent <= max(hang_limit(name, cfg), STARTUP_LIMIT_S if starting else 0.0):
+                    continue
+                # Alive but silent: deadlocked, stuck in an env, or stopped (SIGSTOP). SIGKILL ends
+                # even a stopped process; its restart goes the way of a dead child's.
+                process.kill()
+                process.join()
+                if not self._restart_or_fail(name, f"hung (no heartbeat for {silent:.0f} s; killed)"):
+                    return False
+                self._start_child(name)
+                continue
+            if code == 0:
                 continue
             if code == EXIT_NONFINITE:
                 self.failure = nonfinite_failure(name, cfg)
                 return False
-            if not self._restart_or_fail(name, f"exit code {code}"):
+            if not self._restart_or_fail(name, f"died (exit code {code})"):
                 return False
             self._start_child(name)
         return True

@@ -46,6 +46,10 @@ class SharedState:
     """``multiprocessing.Array('b', 2, lock=False)``: [stop requested, evaluator ready]."""
     events: Any
     """``multiprocessing.Queue`` of :mod:`a3c.runtime.messages` reports from the children to the trainer."""
+    heartbeats: Any
+    """``multiprocessing.Array('d', slots + 1, lock=False)``: each child's last sign of life, in
+    ``time.monotonic()`` seconds (one clock for every process of the machine); slot = rank, the
+    evaluator's is the last."""
 
     @classmethod
     def create(
@@ -54,7 +58,20 @@ class SharedState:
         model.share_memory()
         if optimizer is not None and hasattr(optimizer, "share_memory"):
             optimizer.share_memory()
-        return cls(model, optimizer, ctx.Array("q", slots, lock=False), start_step, ctx.Array("b", 2, lock=False), ctx.Queue())
+        steps, flags, beats = ctx.Array("q", slots, lock=False), ctx.Array("b", 2, lock=False), ctx.Array("d", slots + 1, lock=False)
+        return cls(model, optimizer, steps, start_step, flags, heartbeats=beats, events=ctx.Queue())
+
+    @property
+    def evaluator_slot(self) -> int:
+        return len(self.heartbeats) - 1
+
+    def beat(self, slot: int) -> None:
+        """A child's sign of life; the trainer kills one silent for too long as hung."""
+        self.heartbeats[slot] = time.monotonic()
+
+    def silent_for(self, slot: int) -> float:
+        """Seconds since the child in ``slot`` last beat (or was started)."""
+        return time.monotonic() - self.heartbeats[slot]
 
     @property
     def global_step(self) -> int:
@@ -77,22 +94,25 @@ class SharedState:
     def should_stop(self, max_steps: int) -> bool:
         return self.stop_requested or self.global_step >= max_steps or _parent_died()
 
-    def sleep(self, seconds: float) -> None:
-        """Wait ``seconds``, or less if the run is stopped or the trainer has gone."""
+    def sleep(self, seconds: float, slot: int) -> None:
+        """Wait ``seconds``, or less if the run is stopped or the trainer has gone, beating for ``slot``."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline and not self.stop_requested and not _parent_died():
+            self.beat(slot)
             time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
 
     def worker_link(self, slot: int, max_steps: int) -> SharedLink:
         """What the worker counting its steps in ``slot`` (its rank) links to."""
         return SharedLink(self, slot, max_steps)
 
-    def wait_for_evaluator(self, timeout_s: float = EVALUATOR_READY_TIMEOUT_S) -> None:
-        """Block until the evaluator is ready, the run is stopped, or ``timeout_s`` passes."""
+    def wait_for_evaluator(self, slot: int, timeout_s: float = EVALUATOR_READY_TIMEOUT_S) -> None:
+        """Block until the evaluator is ready, the run is stopped, or ``timeout_s`` passes (beating
+        for ``slot`` meanwhile: waiting is not hanging)."""
         deadline = time.monotonic() + timeout_s
         while not self.flags[1]:
             if self.stop_requested or _parent_died() or time.monotonic() > deadline:
                 return
+            self.beat(slot)
             time.sleep(0.05)
 
 
@@ -112,6 +132,8 @@ class SharedLink:
         self.shared.add_steps(n, self.slot)
 
     def should_stop(self) -> bool:
+        # Asked once per update: the worker's heartbeat.
+        self.shared.beat(self.slot)
         return self.shared.should_stop(self.max_steps)
 
 

@@ -335,7 +335,7 @@ class RayRun(TrainingRun):
             # The remote traceback, as a local child prints its own (without Ray's colour codes).
             traceback = str(getattr(error, "traceback_str", None) or error)
             print(re.sub(r"\x1b\[[0-9;]*m", "", traceback), file=sys.stderr, flush=True)
-        if not self._restart_or_fail(name, reason):
+        if not self._restart_or_fail(name, f"died ({reason})"):
             self.failed_child = name
             return
         if not isinstance(error, RayActorError):
