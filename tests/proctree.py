@@ -20,10 +20,10 @@ from a3c.runtime.signals import Terminated
 from a3c.backends.base import TrainingFailed
 from a3c.backends import train
 if __name__ == "__main__":
-    limits = {"max_restarts": int(sys.argv[2])} if len(sys.argv) > 2 else {}
-    if len(sys.argv) > 3:
-        limits["heartbeat_timeout_s"] = float(sys.argv[3])
-    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=10**9, eval_interval_s=1.0, **limits)
+    # KEY=VALUE arguments override the config's fields, parsed as YAML (max_restarts=1, ...).
+    import yaml
+    overrides = {k: yaml.safe_load(v) for k, v in (arg.split("=", 1) for arg in sys.argv[2:])}
+    config = TrainConfig(**{"env_name": "Corridor", "num_processes": 2, "max_steps": 10**9, "eval_interval_s": 1.0, **overrides})
     try:
         train(config, run_dir=sys.argv[1], task=corridor_task(), progress_interval_s=3600)
     except Terminated:
@@ -32,7 +32,7 @@ if __name__ == "__main__":
         print(error, file=sys.stderr)
         sys.exit(1)
 """
-"""A script: ``python SCRIPT RUN_DIR [MAX_RESTARTS [HEARTBEAT_TIMEOUT_S]]`` trains the Corridor until it is stopped,
+"""A script: ``python SCRIPT RUN_DIR [FIELD=VALUE ...]`` trains the Corridor until it is stopped,
 exiting 143 on SIGTERM and 1 (the reason on stderr) when the run fails."""
 
 

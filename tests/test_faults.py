@@ -133,7 +133,8 @@ def test_killed_children_are_restarted_and_past_the_limit_the_run_stops_cleanly(
     # The log goes to a file: a pipe that nobody reads until the end would fill up and block the trainer.
     log = tmp_path / "out.txt"
     with log.open("w") as out_file:
-        proc = subprocess.Popen([sys.executable, "-X", "faulthandler", str(script), str(run), "1"], stdout=out_file, stderr=subprocess.PIPE, text=True)
+        cmd = [sys.executable, "-X", "faulthandler", str(script), str(run), "max_restarts=1"]
+        proc = subprocess.Popen(cmd, stdout=out_file, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: _steps(run) > 0, 90, "training to start")
         evaluator, *workers = spawned_children(proc.pid)  # started in this order
@@ -271,8 +272,9 @@ def test_a_hung_worker_is_killed_and_restarted_and_training_goes_on(tmp_path):
     script = tmp_path / "train_forever.py"
     script.write_text(TRAIN_CORRIDOR_FOREVER)
     run, log = tmp_path / "run", tmp_path / "out.txt"
-    with log.open("w") as out_file:  # max_restarts 3, heartbeat timeout 5 s
-        proc = subprocess.Popen([sys.executable, "-X", "faulthandler", str(script), str(run), "3", "5"], stdout=out_file, stderr=subprocess.PIPE, text=True)
+    with log.open("w") as out_file:
+        cmd = [sys.executable, "-X", "faulthandler", str(script), str(run), "max_restarts=3", "heartbeat_timeout_s=5"]
+        proc = subprocess.Popen(cmd, stdout=out_file, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: _steps(run) > 0, 90, "training to start")
         evaluator, *workers = spawned_children(proc.pid)
@@ -290,3 +292,67 @@ def test_a_hung_worker_is_killed_and_restarted_and_training_goes_on(tmp_path):
             proc.kill()
     assert proc.returncode == 143, err
     assert "; killed) at step" in log.read_text() and "restarting it (1/3)" in log.read_text()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc, sends signals")
+def test_a_killed_trainer_leaves_no_child_and_its_run_resumes_with_whole_rows_and_no_step_twice(tmp_path):
+    script = tmp_path / "train_forever.py"
+    script.write_text(TRAIN_CORRIDOR_FOREVER)
+    run = tmp_path / "run"
+    interval = 1_500
+    proc = subprocess.Popen([sys.executable, str(script), str(run), f"checkpoint_interval_steps={interval}", "log_interval_s=0.5"],
+                            stdout=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: (run / "checkpoints" / "latest.pt").exists() and _steps(run) > 3 * interval, 120, "checkpoints and rows")
+        children = spawned_children(proc.pid)
+        assert len(children) == 3
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        # The orphan guard: every child notices that its trainer has gone, and exits.
+        wait_for(lambda: not any(alive(c) for c in children), 30, "the orphaned children to exit")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    killed_at = _steps(run)
+    checkpoint = load_checkpoint(run / "checkpoints" / "latest.pt")["global_step"]
+    assert killed_at - checkpoint < 2 * interval  # at most about one interval lost (rows lag the kill)
+    with (run / "train_metrics.csv").open("a") as handle:
+        handle.write("123.4,99999")  # a row that a kill cut in half
+    rows_before = len(_rows(run / "metrics.csv"))
+
+    config = resume_config(run, max_steps=checkpoint + 2_000)
+    LocalRun(config, run_dir=run, task=corridor_task(), quiet=True, resume=True).train()
+
+    for name in ("metrics.csv", "train_metrics.csv"):
+        text = (run / name).read_text()
+        assert text.endswith("\n")
+        rows = _rows(run / name)
+        assert all(None not in row and all(v not in (None, "") for v in row.values()) for row in rows), name  # whole rows
+        steps = [int(r["global_steps"]) for r in rows]
+        assert steps == sorted(steps), f"{name}: a step written twice, or out of order"
+        assert max(steps) >= checkpoint + 2_000 or name == "metrics.csv"
+    # What was written after the checkpoint (and the torn row) is kept aside, not lost.
+    (moved,) = run.glob("rolled-back-*")
+    assert "123.4,99999" in (moved / "train_metrics.csv").read_text()
+    kept = _rows(run / "metrics.csv")
+    assert all(int(r["global_steps"]) <= checkpoint for r in kept[: rows_before - _count_rows(moved / "metrics.csv")])
+
+
+def _count_rows(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def test_a_restart_after_the_last_checkpoint_is_remembered_across_a_kill(tmp_path):
+    # The trainer saves each child's starts when it starts it; a resume after a kill -9 takes the
+    # larger of the checkpoint's count and that record, so the restarted child's seed is not reused.
+    run = RunDir(tmp_path / "run").create()
+    config = TrainConfig(env_name="Corridor", num_processes=2)
+    rank = {"a3c-evaluator": 2, "a3c-worker-0": 0, "a3c-worker-1": 1}  # a process is seeded with seed + rank
+    first = LocalRun(config, run_dir=run.path, task=corridor_task())
+    used = {first._child_config(name).seed + rank[name] for name in ("a3c-evaluator", "a3c-worker-0", "a3c-worker-1", "a3c-worker-1")}
+    assert len(used) == 4 and run.load_starts() == {"a3c-evaluator": 1, "a3c-worker-0": 1, "a3c-worker-1": 2}
+    # The last checkpoint came before worker 1's restart: it counts one start for each child.
+    resumed = LocalRun(config, run_dir=run.path, task=corridor_task(), resume=True)
+    resumed._continue_from({"segment": 0, "starts": {"a3c-evaluator": 1, "a3c-worker-0": 1, "a3c-worker-1": 1}})
+    assert resumed.starts["a3c-worker-1"] == 2
+    assert {resumed._child_config(name).seed + rank[name] for name in rank}.isdisjoint(used)

@@ -232,26 +232,6 @@ def _wait_until_workers_have_stepped(metrics, timeout_s: float = 90) -> None:
     proctree.wait_for(stepped, timeout_s, "training to start")
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
-def test_children_stop_when_the_trainer_is_killed(tmp_path):
-    import os
-    import signal
-
-    script = tmp_path / "train_forever.py"
-    script.write_text(proctree.TRAIN_CORRIDOR_FOREVER)
-    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "run")])
-    try:
-        _wait_until_workers_have_stepped(tmp_path / "run" / "metrics.csv")
-        children = proctree.spawned_children(proc.pid)
-        assert len(children) == 3, "expected 2 workers and the evaluator"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-        proctree.wait_for(lambda: not any(proctree.alive(c) for c in children), 15, "the orphaned children to stop")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-
-
 @pytest.mark.skipif(sys.platform != "linux", reason="signals")
 def test_sigterm_stops_every_process_and_saves_a_checkpoint(tmp_path):
     import signal

@@ -209,6 +209,7 @@ class TrainingRun:
         cfg = self.config
         generation = self.starts.get(name, 0)
         self.starts[name] = generation + 1
+        self.run.save_starts(self.starts)  # now, not with the next checkpoint: a kill -9 may come first
         return dataclasses.replace(cfg, seed=cfg.seed + generation * (cfg.num_processes + 1)) if generation else cfg
 
     def _load_resume_point(self) -> dict[str, Any]:
@@ -231,8 +232,13 @@ class TrainingRun:
         score, and each child's starts so far (so that no seed is used twice)."""
         self.segment = int(run_state.get("segment", 0)) + 1
         self.best_eval = run_state.get("best_eval_reward")
-        # Checkpoints from before starts were kept: one generation per earlier segment.
-        self.starts = {name: int(run_state.get("starts", {}).get(name, self.segment)) for name in child_names(self.config.num_processes)}
+        # Checkpoints from before starts were kept: one generation per earlier segment. Starts after the
+        # checkpoint (a restart, then a kill -9) are in the run dir's own record.
+        saved = self.run.load_starts()
+        self.starts = {
+            name: max(int(run_state.get("starts", {}).get(name, self.segment)), saved.get(name, 0))
+            for name in child_names(self.config.num_processes)
+        }
 
     def train(self) -> TrainResult:
         cfg = self.config
@@ -242,10 +248,13 @@ class TrainingRun:
             run_state = resumed.get("run_state", {})
             self._continue_from(run_state)
             elapsed_before = float(run_state.get("wall_time_s", 0.0))
+            resumed_step = int(resumed["global_step"])
+            rolled_back = self.run.roll_back_metrics(resumed_step)
         else:
             self.run.create(force=self.force)
             self.run.write_config(cfg, extra={"a3c run": self.task.env_id, "backend": self.backend, "torch": torch.__version__})
             elapsed_before = 0.0
+            rolled_back, resumed_step = None, 0
         self.run.start_metrics()
         self._start(resumed)
         self.start_step = self.global_step
@@ -258,6 +267,8 @@ class TrainingRun:
             f"{verb} {self.task.env_id} with {cfg.num_processes} workers + 1 evaluator{self._where()} for "
             f"{cfg.max_steps:,} steps; run dir {self.run.path}"
         )
+        if rolled_back is not None:
+            self._log(f"metrics rows written after step {resumed_step:,} (training lost with the run's end) moved to {rolled_back}")
         if self.run.replaced is not None:
             self._log(f"--force: what the run dir held before is now in {self.run.replaced}")
 

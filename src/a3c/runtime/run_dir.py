@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +76,13 @@ def default_run_dir(env_id: str, now: dt.datetime | None = None) -> Path:
     return Path("runs") / f"{safe_env}-{stamp}"
 
 
+ROLLED_BACK_PREFIX = "rolled-back-"
+"""A resumed run moves the metrics rows written after the checkpoint it resumes from (training that
+was lost: a killed trainer's last minute, say) into ``RUN_DIR/rolled-back-<time>/``."""
+
+STARTS_FILE = "starts.json"
+"""Each child's starts so far, rewritten at every start: seeds never repeat, even across a kill."""
+
 REPLACED_PREFIX = "replaced-"
 """``--force`` moves an earlier run's files into ``RUN_DIR/replaced-<time>/``."""
 
@@ -91,6 +100,10 @@ class RunDir:
     @property
     def metrics_path(self) -> Path:
         return self.path / "metrics.csv"
+
+    @property
+    def train_metrics_path(self) -> Path:
+        return self.path / "train_metrics.csv"
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -144,8 +157,76 @@ class RunDir:
         with self.metrics_path.open("a", newline="") as handle:
             csv.DictWriter(handle, METRICS_FIELDS).writerow(row)
 
+    def save_starts(self, starts: dict[str, int]) -> None:
+        write_atomically(self.path / STARTS_FILE, json.dumps(starts, sort_keys=True) + "\n")
+
+    def load_starts(self) -> dict[str, int]:
+        """The starts saved by :meth:`save_starts` ({} when there are none or they are unreadable)."""
+        try:
+            data = json.loads((self.path / STARTS_FILE).read_text())
+        except (OSError, ValueError):
+            return {}
+        return {str(k): int(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def roll_back_metrics(self, global_step: int) -> Path | None:
+        """Before a resume from a checkpoint at ``global_step``: move every row of ``metrics.csv`` and
+        ``train_metrics.csv`` written after it, and a torn last line (a write cut by a kill), into a
+        ``rolled-back-<time>/`` folder, so that the files hold only whole rows and no step twice.
+        Returns that folder, or None when nothing had to move."""
+        folder = self.path / f"{ROLLED_BACK_PREFIX}{dt.datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
+        moved = False
+        for path in (self.metrics_path, self.train_metrics_path):
+            if not path.exists():
+                continue
+            keep, drop = _split_rows(path.read_text(), global_step)
+            if drop:
+                folder.mkdir(exist_ok=True)
+                (folder / path.name).write_text(drop)
+                write_atomically(path, keep)
+                moved = True
+        return folder if moved else None
+
     def read_metrics(self) -> list[dict[str, str]]:
         if not self.metrics_path.exists():
             return []
         with self.metrics_path.open(newline="") as handle:
             return list(csv.DictReader(handle))
+
+
+def _split_rows(text: str, global_step: int) -> tuple[str, str]:
+    """A metrics CSV's text as (what stays, what moves): the header and every whole row at or before
+    ``global_step`` stay; later rows, and a last line without its newline, move."""
+    lines = text.splitlines(keepends=True)
+    if not lines:
+        return "", ""
+    header, rows = lines[0], lines[1:]
+    if not header.endswith("\n"):
+        return "", text  # not even the header was written whole
+    columns = next(csv.reader([header]))
+    column = columns.index("global_steps")
+    keep: list[str] = [header]
+    drop: list[str] = []
+    for line in rows:
+        fields = next(csv.reader([line]), [])
+        whole = line.endswith("\n") and len(fields) == len(columns)
+        try:
+            after = int(float(fields[column])) > global_step
+        except (IndexError, ValueError):
+            whole = False
+        (keep if whole and not after else drop).append(line)
+    return "".join(keep), "".join(drop)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temp file beside ``path``, fsync it and rename it over ``path``: a crash
+    leaves the old file or the new one, never a torn one."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
