@@ -19,6 +19,7 @@ def _process_seed(trainer: LocalRun, name: str) -> int:
 
 def test_no_two_starts_over_segments_and_restarts_share_a_seed(tmp_path):
     config = TrainConfig(env_name="Corridor", num_processes=NUM_PROCESSES, seed=5)
+    (tmp_path / "run").mkdir()  # the trainer records each child's starts there
     seen: dict[int, tuple[int, str, int]] = {}
     run_state: dict = {}
     # Segment 0: every child starts; worker 1 is then restarted twice. Segment 1 (a resume):
@@ -41,6 +42,7 @@ def test_no_two_starts_over_segments_and_restarts_share_a_seed(tmp_path):
 
 
 def test_a_checkpoint_from_before_starts_were_kept_still_moves_every_child_on(tmp_path):
+    (tmp_path / "run").mkdir()
     trainer = LocalRun(TrainConfig(env_name="Corridor", num_processes=NUM_PROCESSES, seed=5), run_dir=tmp_path / "run", task=corridor_task())
     trainer._continue_from({"segment": 0})
     assert {name: _process_seed(trainer, name) for name in RANKS} == {worker_name(0): 8, worker_name(1): 9, EVALUATOR: 10}
