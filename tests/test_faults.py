@@ -356,3 +356,78 @@ def test_a_restart_after_the_last_checkpoint_is_remembered_across_a_kill(tmp_pat
     resumed._continue_from({"segment": 0, "starts": {"a3c-evaluator": 1, "a3c-worker-0": 1, "a3c-worker-1": 1}})
     assert resumed.starts["a3c-worker-1"] == 2
     assert {resumed._child_config(name).seed + rank[name] for name in rank}.isdisjoint(used)
+
+
+def test_a_full_disk_stops_the_run_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    import errno
+
+    import a3c.runtime.checkpoint as checkpoint_module
+
+    real_replace = os.replace
+
+    def replace(src, dst):  # the second checkpoint finds the disk full
+        if Path(dst).name == "latest.pt" and Path(dst).exists():
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(checkpoint_module.os, "replace", replace)
+    run = tmp_path / "run"
+    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=10**9, checkpoint_interval_steps=500, seed=2)
+    trainer = LocalRun(config, run_dir=run, task=corridor_task(), quiet=True)
+    with pytest.raises(TrainingFailed) as failed:
+        trainer.train()
+    message = str(failed.value)
+    assert "\n" not in message
+    assert f"cannot write {run / 'checkpoints' / 'latest.pt'}: No space left on device (" in message and "free there)" in message
+    kept = load_checkpoint(run / "checkpoints" / "latest.pt")  # the previous one, whole
+    assert f"the last good checkpoint is kept ({run / 'checkpoints' / 'latest.pt'}, step {kept['global_step']:,})" in message
+    assert "resume with: a3c train --resume" in message
+    assert 0 < kept["global_step"] < trainer.global_step
+    assert list(run.rglob("*.tmp")) == []  # no temp file left behind
+    assert all(child.exitcode is not None for child in trainer.children.values())  # no process left running
+
+
+def _mount_tmpfs(path: Path, size: str) -> bool:
+    path.mkdir()
+    if sys.platform != "linux" or os.geteuid() != 0:
+        return False
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="tmpfs")
+def test_a_real_full_disk_end_to_end_then_resume_once_space_is_freed(tmp_path):
+    disk = tmp_path / "disk"
+    if not _mount_tmpfs(disk, "4m"):
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        filler = disk / "filler"
+        filler.write_bytes(b"\0" * (4 * 2**20 - 900 * 2**10))  # 900 kB left: room for one checkpoint (~440 kB), not two
+        script = tmp_path / "train_forever.py"
+        script.write_text(TRAIN_CORRIDOR_FOREVER)
+        run = disk / "run"
+        cmd = [sys.executable, "-X", "faulthandler", str(script), str(run), "checkpoint_interval_steps=300", "log_interval_s=0.2"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_for(lambda: _steps(run) > 0, 120, "training to start")
+            children = spawned_children(proc.pid)
+            err = communicate_or_dump_stacks(proc, 300)  # it fills the disk, then stops by itself
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 1, err
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert len(lines) == 1 and "No space left on device" in lines[0] and "free" in lines[0], err
+        assert "Traceback" not in err
+        assert not any(alive(c) for c in children)
+        assert list(run.rglob("*.tmp")) == []
+        latest = load_checkpoint(run / "checkpoints" / "latest.pt")
+        for name in ("metrics.csv", "train_metrics.csv"):  # whole rows only
+            text = (run / name).read_text()
+            assert text == "" or text.endswith("\n")
+
+        filler.unlink()  # space freed: the run resumes from the last good checkpoint
+        config = resume_config(run, max_steps=latest["global_step"] + 1_000)
+        result = LocalRun(config, run_dir=run, task=corridor_task(), quiet=True, resume=True).train()
+        assert result.global_step >= latest["global_step"] + 1_000
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)

@@ -28,7 +28,7 @@ from a3c.algorithm.config import TrainConfig
 from a3c.algorithm.optim import make_optimizer
 from a3c.algorithm.seeding import seed_process
 from a3c.algorithm.task import Task, atari_task
-from a3c.errors import UserError
+from a3c.errors import StorageError, UserError
 from a3c.runtime.checkpoint import (
     capture_rng_states,
     load_checkpoint,
@@ -36,7 +36,7 @@ from a3c.runtime.checkpoint import (
     restore_rng_states,
     save_checkpoint,
 )
-from a3c.runtime.messages import EvalReport, WorkerReport, eval_line
+from a3c.runtime.messages import EvalReport, Message, StorageReport, eval_line
 from a3c.runtime.progress import Progress, format_elapsed
 from a3c.runtime.run_dir import RunDir, default_run_dir
 from a3c.runtime.signals import StopSignals, Terminated
@@ -129,6 +129,8 @@ class TrainingRun:
         self.segment = 0
         """How many times this run was resumed before; shifts the children's seeds."""
         self.signals = StopSignals()
+        self.storage_failed = False
+        """A write to the run dir failed (full disk, I/O error): stop, and write nothing more."""
         self.best_eval: float | None = None
         self.start = 0.0
         """Unix time at which the run's wall clock reads 0 (earlier than now when resuming)."""
@@ -279,9 +281,12 @@ class TrainingRun:
                 if self.signals.received is not None:
                     raise self.signals.as_exception()
                 forced = self._stop_all()
+            except StorageError as error:  # a child's start could not be recorded
+                self._storage_failed(error)
+                forced = self._stop_all()
             except (KeyboardInterrupt, Terminated):
                 self._stop_all()
-                path = self._save_latest() or self.run.latest_path
+                path = self._save_latest_or_keep()
                 print(
                     f"[a3c] interrupted at step {self.global_step:,}; latest checkpoint saved to {path}; "
                     f"resume with: a3c train --resume {self.run.path}",
@@ -293,20 +298,24 @@ class TrainingRun:
                 self._stop_all()
                 raise
             finally:
-                self._report(final=True)
-                self.log.close()
+                try:
+                    self._report(final=True)
+                    self.log.close()
+                except StorageError as error:
+                    self._storage_failed(error)
                 self.progress.close()
 
-        latest = self._save_latest() or self.run.latest_path
+        latest = self._save_latest_or_keep()
         problems = [self.failure] if self.failure else []
         if not self.failure:
             problems += self._child_problems(forced)
         problems += [f"{name} (did not stop, killed)" for name in forced]
         if problems:
-            raise TrainingFailed(
-                f"{', '.join(problems)}; stopped at step {self.global_step:,}; latest checkpoint saved to {latest}; "
-                f"resume with: a3c train --resume {self.run.path}"
-            )
+            if self.storage_failed:
+                kept = f"the last good checkpoint is kept ({self._describe(latest)}); free some space, then"
+            else:
+                kept = f"latest checkpoint saved to {latest};"
+            raise TrainingFailed(f"{', '.join(problems)}; stopped at step {self.global_step:,}; {kept} resume with: a3c train --resume {self.run.path}")
         wall = time.time() - invocation_start
         steps_now = self.global_step - self.start_step
         self._log(
@@ -316,8 +325,39 @@ class TrainingRun:
         best = self.run.best_path if self.run.best_path.exists() else None
         return TrainResult(self.run.path, self.global_step, wall, latest, best, self._exit_codes(), self.step_samples)
 
+    def _storage_failed(self, error: StorageError | str) -> None:
+        """A write to the run dir failed: the run stops, and writes nothing more (the last good
+        checkpoint stays as it is)."""
+        if not self.storage_failed:
+            self.storage_failed = True
+            self.failure = str(error)
+
+    def _save_latest_or_keep(self) -> Path:
+        """Save the final ``latest`` checkpoint, unless the disk already failed or fails now: then the
+        last good one stays. Returns its path."""
+        if not self.storage_failed:
+            try:
+                return self._save_latest() or self.run.latest_path
+            except StorageError as error:
+                self._storage_failed(error)
+        return self.run.latest_path
+
+    def _describe(self, path: Path) -> str:
+        if not path.is_file():
+            return "none was written yet"
+        try:
+            return f"{path}, step {int(load_checkpoint(path)['global_step']):,}"
+        except UserError:
+            return f"{path}, unreadable"
+
     def _watch(self, invocation_start: float) -> None:
         """Poll the backend until the workers finish or the run must stop; checkpoint and report on the way."""
+        try:
+            self._watch_loop(invocation_start)
+        except StorageError as error:
+            self._storage_failed(error)
+
+    def _watch_loop(self, invocation_start: float) -> None:
         cfg = self.config
         last_checkpoint_time = time.monotonic()
         last_checkpoint_step = self.global_step
@@ -343,7 +383,9 @@ class TrainingRun:
     def _report(self, final: bool = False) -> None:
         """Turn the children's reports into TensorBoard, the CSVs and the progress display."""
         for message in self._messages():
-            if isinstance(message, EvalReport):
+            if isinstance(message, StorageReport):
+                self._storage_failed(message.message)
+            elif isinstance(message, EvalReport):
                 self.log.eval_episode(message)
                 if message.round_mean is not None:
                     self.progress.eval_result(message.round_mean, message.round_episodes)
@@ -395,7 +437,7 @@ class TrainingRun:
         """Pause between two polls (about ``POLL_INTERVAL_S``)."""
         time.sleep(POLL_INTERVAL_S)
 
-    def _messages(self) -> list[WorkerReport | EvalReport]:
+    def _messages(self) -> list[Message]:
         """The children's reports that arrived since the last call."""
         raise NotImplementedError
 

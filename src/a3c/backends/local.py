@@ -28,15 +28,9 @@ from a3c.backends.base import (
     hang_limit,
     nonfinite_failure,
 )
+from a3c.errors import StorageError, free_space
 from a3c.runtime.eval_log import EvaluationLog
-from a3c.runtime.messages import (
-    EvalReport,
-    WorkerReport,
-    WorkerReporter,
-    drain,
-    report_interval,
-    send,
-)
+from a3c.runtime.messages import Message, StorageReport, WorkerReporter, drain, report_interval, send
 from a3c.runtime.run_dir import RunDir
 from a3c.runtime.shared import START_METHOD, SharedState
 from a3c.runtime.signals import sigint_ignored, unblock_sigint
@@ -52,6 +46,8 @@ def build_worker(rank: int, config: TrainConfig, task: Task, shared: SharedState
 
 #: Exit code of a worker that met ``max_nonfinite_updates`` non-finite updates in a row.
 EXIT_NONFINITE = 3
+#: Exit code of the evaluator when a write to the run dir failed (``metrics.csv``, ``best.pt``).
+EXIT_STORAGE = 4
 
 
 def worker_main(rank: int, config: TrainConfig, task: Task, shared: SharedState) -> None:
@@ -97,7 +93,13 @@ def evaluator_main(
             result = play_greedy_episode(model, env, config.max_episode_length, should_stop=should_stop)
             if result is None:
                 break
-            send(shared.events, evaluations.add(result, model, weights_step, shared.global_step))
+            try:
+                send(shared.events, evaluations.add(result, model, weights_step, shared.global_step))
+            except StorageError as error:  # the trainer says why, in one line
+                send(shared.events, StorageReport(str(error)))
+                shared.events.close()
+                shared.events.join_thread()  # delivered before the exit code is seen
+                raise SystemExit(EXIT_STORAGE) from None
             if config.eval_interval_s > 0:
                 shared.sleep(config.eval_interval_s, slot)
     finally:
@@ -211,10 +213,14 @@ class LocalRun(TrainingRun):
             if code == EXIT_NONFINITE:
                 self.failure = nonfinite_failure(name, cfg)
                 return False
+            if code == EXIT_STORAGE:
+                self._report()  # its StorageReport says which write failed, and why
+                self._storage_failed(f"{name} could not write to {self.run.path}: the disk is full or failing ({free_space(self.run.path)} free)")
+                return False
             if not self._restart_or_fail(name, f"died (exit code {code})"):
                 return False
             self._start_child(name)
         return True
 
-    def _messages(self) -> list[WorkerReport | EvalReport]:
+    def _messages(self) -> list[Message]:
         return drain(self.shared.events)

@@ -11,8 +11,8 @@ import sys
 from collections.abc import Sequence
 
 from a3c.cli import envs, evaluate, plot, record, train
-from a3c.cli.args import EXIT_SIGINT, EXIT_USAGE, _Parser
-from a3c.errors import UserError
+from a3c.cli.args import EXIT_FAILED, EXIT_SIGINT, EXIT_USAGE, _Parser
+from a3c.errors import StorageError, UserError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +35,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"a3c: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except StorageError as error:
+        if debug:
+            raise
+        print(f"a3c: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         if debug:
             raise

@@ -6,6 +6,7 @@ with ``weights_only=True``, so loading never runs pickled code.
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import tempfile
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 
 from a3c.algorithm.model import ActorCritic, MLPActorCritic, RecurrentActorCritic
-from a3c.errors import UserError
+from a3c.errors import StorageError, UserError
 
 FORMAT = "a3c-checkpoint"
 
@@ -88,17 +89,26 @@ def save_checkpoint(checkpoint: dict[str, Any], path: str | os.PathLike[str]) ->
     A crash at any point leaves either the previous file or the new one, never a torn one.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # Serialised in memory first: torch's zip writer reports a full disk as a RuntimeError ("unexpected
+    # pos"), where a plain write raises OSError with its errno (a checkpoint is a few MB).
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise StorageError(error, path) from error
     try:
         with os.fdopen(fd, "wb") as handle:
-            torch.save(checkpoint, handle)
+            handle.write(buffer.getbuffer())
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp_name, 0o666 & ~_current_umask())  # mkstemp makes it 0600; use the usual mode
         os.replace(tmp_name, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp_name).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise StorageError(error, path) from error
         raise
     _fsync_dir(path.parent)
     return path

@@ -75,6 +75,17 @@ class EvalReport:
     """The global step at which the round's weights were copied."""
 
 
+@dataclass
+class StorageReport:
+    """A child's write to the run dir failed (disk full, I/O error): why, in one line."""
+
+    message: str
+
+
+#: Anything a child sends the trainer.
+Message = WorkerReport | EvalReport | StorageReport
+
+
 def eval_line(report: EvalReport) -> str:
     """The seed notebook's line for one evaluation episode, and the round's mean where it ends one."""
     from a3c.runtime.progress import format_elapsed
@@ -136,7 +147,7 @@ class WorkerReporter:
             send(self.events, report)
 
 
-def send(events: Any, message: WorkerReport | EvalReport) -> None:
+def send(events: Any, message: Message) -> None:
     """Put ``message`` on the events queue without ever blocking a training process."""
     if events is None:
         return
@@ -146,7 +157,7 @@ def send(events: Any, message: WorkerReport | EvalReport) -> None:
         pass
 
 
-def drain(events: Any) -> list[WorkerReport | EvalReport]:
+def drain(events: Any) -> list[Message]:
     """Everything on the queue now, without waiting."""
     messages = []
     while True:

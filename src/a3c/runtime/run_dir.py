@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from a3c.algorithm.config import TrainConfig
-from a3c.errors import UserError
+from a3c.errors import StorageError, UserError
 from a3c.runtime.checkpoint import BEST, CHECKPOINT_DIR, LATEST
 
 METRICS_FIELDS = (
@@ -145,17 +147,14 @@ class RunDir:
         text = yaml.safe_dump(data, sort_keys=False)
         if extra:
             text = "".join(f"# {k}: {v}\n" for k, v in extra.items()) + text
-        self.config_path.write_text(text)
+        write_atomically(self.config_path, text)
 
     def start_metrics(self) -> None:
         """Write the CSV header, unless the file already has one."""
-        if not self.metrics_path.exists() or self.metrics_path.stat().st_size == 0:
-            with self.metrics_path.open("w", newline="") as handle:
-                csv.writer(handle).writerow(METRICS_FIELDS)
+        start_csv(self.metrics_path, METRICS_FIELDS)
 
     def append_metrics(self, row: dict[str, Any]) -> None:
-        with self.metrics_path.open("a", newline="") as handle:
-            csv.DictWriter(handle, METRICS_FIELDS).writerow(row)
+        append_csv_row(self.metrics_path, METRICS_FIELDS, row)
 
     def save_starts(self, starts: dict[str, int]) -> None:
         write_atomically(self.path / STARTS_FILE, json.dumps(starts, sort_keys=True) + "\n")
@@ -180,8 +179,11 @@ class RunDir:
                 continue
             keep, drop = _split_rows(path.read_text(), global_step)
             if drop:
-                folder.mkdir(exist_ok=True)
-                (folder / path.name).write_text(drop)
+                try:
+                    folder.mkdir(exist_ok=True)
+                    (folder / path.name).write_text(drop)
+                except OSError as error:
+                    raise StorageError(error, folder / path.name) from error
                 write_atomically(path, keep)
                 moved = True
         return folder if moved else None
@@ -219,14 +221,48 @@ def _split_rows(text: str, global_step: int) -> tuple[str, str]:
 
 def write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to a temp file beside ``path``, fsync it and rename it over ``path``: a crash
-    leaves the old file or the new one, never a torn one."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    or a full disk leaves the old file or the new one, never a torn one (or a temp file)."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise StorageError(error, path) from error
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise StorageError(error, path) from error
         raise
+
+
+def start_csv(path: Path, fields: Sequence[str]) -> None:
+    """Write a CSV's header, unless the file already has one."""
+    if not path.exists() or path.stat().st_size == 0:
+        write_atomically(path, _csv_line(fields))
+
+
+def append_csv_row(path: Path, fields: Sequence[str], row: dict[str, Any]) -> None:
+    """Append one row whole, or not at all: a write cut short (a full disk) is truncated away, so
+    the file never ends in half a row, and the failure is raised as :class:`StorageError`."""
+    data = _csv_line([row.get(field, "") for field in fields]).encode()
+    try:
+        with path.open("ab") as handle:
+            size = handle.tell()
+            try:
+                handle.write(data)
+                handle.flush()
+            except OSError:
+                handle.truncate(size)
+                raise
+    except OSError as error:
+        raise StorageError(error, path) from error
+
+
+def _csv_line(values: Sequence[Any]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(values)
+    return out.getvalue()

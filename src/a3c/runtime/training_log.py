@@ -7,12 +7,12 @@ and one ``train_metrics.csv`` row per log interval.
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from a3c.runtime.messages import EvalReport, WorkerReport
+from a3c.runtime.run_dir import append_csv_row, start_csv
 
 if TYPE_CHECKING:
     pass
@@ -67,11 +67,7 @@ class TrainingLog:
         self.lr = lr
         self.interval_s = interval_s
         self.csv_path = run_path / "train_metrics.csv"
-        new_file = not self.csv_path.exists() or self.csv_path.stat().st_size == 0
-        self._csv_handle = self.csv_path.open("a", newline="")
-        self._csv = csv.DictWriter(self._csv_handle, TRAIN_METRICS_FIELDS)
-        if new_file:
-            self._csv.writeheader()
+        start_csv(self.csv_path, TRAIN_METRICS_FIELDS)
         self.writer = SummaryWriter(log_dir=str(run_path), flush_secs=10)
         self.window = WorkerReport(-1)
         self.last_time: float | None = None
@@ -109,8 +105,7 @@ class TrainingLog:
             "train_episodes": w.episodes,
             "train_episode_return": _mean(w.return_sum, w.episodes),
         }
-        self._csv.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
-        self._csv_handle.flush()
+        append_csv_row(self.csv_path, TRAIN_METRICS_FIELDS, {k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
         for key in ("steps_per_s", "lr", "skipped_updates", "policy_loss", "value_loss", "entropy", "grad_norm", "train_episode_return"):
             if not (isinstance(row[key], float) and math.isnan(row[key])):
                 self.writer.add_scalar(TAGS[key], row[key], global_steps)
@@ -120,4 +115,3 @@ class TrainingLog:
 
     def close(self) -> None:
         self.writer.close()
-        self._csv_handle.close()

@@ -46,7 +46,7 @@ from a3c.backends.ray.actors import (
 )
 from a3c.errors import UserError
 from a3c.runtime.eval_log import EvaluationLog
-from a3c.runtime.messages import EvalReport, WorkerReport
+from a3c.runtime.messages import Message
 from a3c.runtime.shared import EVALUATOR_READY_TIMEOUT_S
 from a3c.runtime.signals import sigint_ignored
 
@@ -134,7 +134,7 @@ class RayRun(TrainingRun):
         """Worker and evaluator actors by child name (``a3c-worker-0``, ``a3c-evaluator``)."""
         self.pending: dict[Any, tuple[str, str]] = {}
         """Calls in flight: object ref -> (child name, method)."""
-        self.inbox: list[WorkerReport | EvalReport] = []
+        self.inbox: list[Message] = []
         self.start_again_at: dict[str, float] = {}
         """Children whose start met a restart still under way, and when to try again."""
         self.held: set[str] = set()
@@ -351,7 +351,7 @@ class RayRun(TrainingRun):
         else:
             time.sleep(POLL_INTERVAL_S)
 
-    def _messages(self) -> list[WorkerReport | EvalReport]:
+    def _messages(self) -> list[Message]:
         messages, self.inbox = self.inbox, []
         return messages
 
