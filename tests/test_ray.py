@@ -15,19 +15,23 @@ import sys
 import threading
 import time
 
+import gymnasium as gym
 import pytest
 import torch
 import yaml
 from test_training import assert_learned_the_corridor, corridor_learning_config
 
-from a3c.algorithm.config import TrainConfig
+from a3c.algorithm.config import TrainConfig, resume_config
 from a3c.algorithm.envs import make_corridor
 from a3c.algorithm.model import MLPActorCritic
 from a3c.algorithm.optim import SharedAdam
 from a3c.algorithm.seeding import seed_process
 from a3c.algorithm.task import corridor_task
 from a3c.algorithm.worker import Worker
+from a3c.backends.base import TrainingFailed
+from a3c.backends.local import LocalRun
 from a3c.runtime.checkpoint import load_checkpoint
+from a3c.runtime.signals import Terminated
 
 
 @pytest.fixture(scope="module")
@@ -232,3 +236,101 @@ def test_cli_trains_pong_on_a_ray_cluster_resumes_through_ray_and_stops_on_sigte
     assert step_count(final) > step_count(first) and final["run_state"]["segment"] == 1
     assert final["run_state"]["wall_time_s"] > first["run_state"]["wall_time_s"]
     assert len(list(run.glob("events.out.tfevents.*"))) == 2
+
+
+def _when(predicate, then, timeout_s: float = 180.0) -> threading.Thread:
+    """Run ``then()`` in a thread once ``predicate()`` holds (checked every 50 ms)."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if predicate():
+                then()
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+class _RaisingEnv(gym.Wrapper):
+    """The Corridor, until its 300th step, which raises."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.steps = 0
+
+    def step(self, action):
+        self.steps += 1
+        if self.steps == 300:
+            raise ValueError("boom in the env")
+        return self.env.step(action)
+
+
+def _raising_corridor(seed):
+    return _RaisingEnv(make_corridor(seed))
+
+
+def _fault_config(**extra) -> TrainConfig:
+    # Batched workers keep the round trips to the server few, as in the learning test above.
+    return TrainConfig(env_name="Corridor", num_processes=2, max_steps=10**9, num_steps=5, envs_per_worker=4, eval_interval_s=1.0, **extra)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_hung_ray_worker_is_killed_and_restarted(ray_session, tmp_path, capsys):
+    from a3c.backends.ray.driver import RayRun
+
+    # A worker actor's process stopped (SIGSTOP): its slice is overdue, so it is killed and restarted.
+    run = RayRun(_fault_config(heartbeat_timeout_s=5, max_restarts=2), run_dir=tmp_path / "run", task=corridor_task(), progress_interval_s=3600)
+    stopped: dict[str, int] = {}
+
+    def stop_worker_1() -> None:
+        actor = ray_session.get_actor(run.actor_name("a3c-worker-1"))
+        stopped["pid"] = ray_session.get(actor.pid.remote())
+        os.kill(stopped["pid"], signal.SIGSTOP)
+
+    _when(lambda: run.slices.get("a3c-worker-1", 0) >= 2, stop_worker_1)
+    _when(lambda: run.restarts.get("a3c-worker-1", 0) >= 1 and run.slices.get("a3c-worker-1", 0) >= 4,
+          lambda: setattr(run.signals, "received", signal.SIGTERM))  # then a SIGTERM, as the watch loop sees one
+    with pytest.raises(Terminated):
+        run.train()
+    out = capsys.readouterr().out
+    assert stopped and "a3c-worker-1 hung (no reply for" in out and "killed) at step" in out
+    assert run.slices["a3c-worker-1"] >= 4  # the new actor trained on
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_an_exception_in_a_ray_actor_is_one_line_and_its_traceback_goes_to_errors_log(ray_session, tmp_path, capsys):
+    from a3c.algorithm.task import Task, mlp_model
+    from a3c.backends.ray.driver import RayRun
+
+    ray_session.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the actors cannot import tests/
+    task = Task("Corridor", _raising_corridor, mlp_model)
+    with pytest.raises(TrainingFailed, match=r"a3c-worker-\d died \(ValueError: boom in the env; traceback in .*errors.log\) after 0 restarts"):
+        RayRun(_fault_config(max_restarts=0), run_dir=tmp_path / "run", task=task, progress_interval_s=3600).train()
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    log = (tmp_path / "run" / "errors.log").read_text()
+    assert "Traceback" in log and "boom in the env" in log
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_dead_parameter_server_stops_the_run_in_one_line_with_the_last_checkpoint_kept(ray_session, tmp_path):
+    from a3c.backends.ray.driver import RayRun
+
+    run = RayRun(_fault_config(checkpoint_interval_steps=500), run_dir=tmp_path / "run", task=corridor_task(), progress_interval_s=3600)
+    latest = tmp_path / "run" / "checkpoints" / "latest.pt"
+    _when(lambda: latest.exists() and run.global_step > 2_000, lambda: ray_session.kill(ray_session.get_actor(run.actor_name("a3c-parameter-server"))))
+    with pytest.raises(TrainingFailed) as failed:
+        run.train()
+    kept = load_checkpoint(latest)
+    message = str(failed.value)
+    assert message.startswith("the parameter server died") and "\n" not in message
+    assert f"the last good checkpoint is kept ({latest}, step {kept['global_step']:,})" in message and "resume with" in message
+    config = resume_config(tmp_path / "run", max_steps=kept["global_step"] + 500)
+    resumed = LocalRun(config, run_dir=tmp_path / "run", task=corridor_task(), quiet=True, resume=True).train()
+    assert resumed.global_step >= kept["global_step"] + 500

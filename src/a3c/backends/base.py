@@ -286,7 +286,7 @@ class TrainingRun:
                 forced = self._stop_all()
             except (KeyboardInterrupt, Terminated):
                 self._stop_all()
-                path = self._save_latest_or_keep()
+                path, _ = self._save_latest_or_keep()
                 print(
                     f"[a3c] interrupted at step {self.global_step:,}; latest checkpoint saved to {path}; "
                     f"resume with: a3c train --resume {self.run.path}",
@@ -305,16 +305,15 @@ class TrainingRun:
                     self._storage_failed(error)
                 self.progress.close()
 
-        latest = self._save_latest_or_keep()
+        latest, saved = self._save_latest_or_keep()
         problems = [self.failure] if self.failure else []
         if not self.failure:
             problems += self._child_problems(forced)
         problems += [f"{name} (did not stop, killed)" for name in forced]
         if problems:
+            kept = f"latest checkpoint saved to {latest};" if saved else f"the last good checkpoint is kept ({self._describe(latest)});"
             if self.storage_failed:
-                kept = f"the last good checkpoint is kept ({self._describe(latest)}); free some space, then"
-            else:
-                kept = f"latest checkpoint saved to {latest};"
+                kept += " free some space, then"
             raise TrainingFailed(f"{', '.join(problems)}; stopped at step {self.global_step:,}; {kept} resume with: a3c train --resume {self.run.path}")
         wall = time.time() - invocation_start
         steps_now = self.global_step - self.start_step
@@ -332,15 +331,18 @@ class TrainingRun:
             self.storage_failed = True
             self.failure = str(error)
 
-    def _save_latest_or_keep(self) -> Path:
-        """Save the final ``latest`` checkpoint, unless the disk already failed or fails now: then the
-        last good one stays. Returns its path."""
+    def _save_latest_or_keep(self) -> tuple[Path, bool]:
+        """Save the final ``latest`` checkpoint, unless the disk already failed or fails now, or the
+        weights cannot be had (non-finite, or with a dead parameter server): then the last good one
+        stays. Returns its path, and whether it was saved now."""
         if not self.storage_failed:
             try:
-                return self._save_latest() or self.run.latest_path
+                saved = self._save_latest()
+                if saved is not None:
+                    return saved, True
             except StorageError as error:
                 self._storage_failed(error)
-        return self.run.latest_path
+        return self.run.latest_path, False
 
     def _describe(self, path: Path) -> str:
         if not path.is_file():

@@ -82,6 +82,9 @@ ROLLED_BACK_PREFIX = "rolled-back-"
 """A resumed run moves the metrics rows written after the checkpoint it resumes from (training that
 was lost: a killed trainer's last minute, say) into ``RUN_DIR/rolled-back-<time>/``."""
 
+ERRORS_LOG = "errors.log"
+"""Tracebacks of exceptions raised in Ray actors, whose one-line summary the trainer logs."""
+
 STARTS_FILE = "starts.json"
 """Each child's starts so far, rewritten at every start: seeds never repeat, even across a kill."""
 

@@ -15,6 +15,7 @@ to readers on the same node without copying them.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -198,6 +199,10 @@ class RolloutWorker:
         self.worker = worker_class(config)(config, env, model, self.link)
         self.reporter = WorkerReporter(self.rank, events=None, interval_s=math.inf)
         return ray.get_runtime_context().get_node_id()
+
+    def pid(self) -> int:
+        """This actor's process ID on its node (for fault injection: benchmarks/chaos.py, the tests)."""
+        return os.getpid()
 
     def train_for(self, seconds: float) -> WorkSlice:
         """Update for about ``seconds`` (one update at least, unless ``max_steps`` was reached)."""

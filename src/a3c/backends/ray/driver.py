@@ -13,7 +13,6 @@ import math
 import os
 import re
 import socket
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -32,6 +31,7 @@ from a3c.backends.base import (
     POLL_INTERVAL_S,
     TrainingRun,
     TrainResult,
+    hang_limit,
     nonfinite_failure,
     worker_name,
 )
@@ -47,6 +47,7 @@ from a3c.backends.ray.actors import (
 from a3c.errors import UserError
 from a3c.runtime.eval_log import EvaluationLog
 from a3c.runtime.messages import Message
+from a3c.runtime.run_dir import ERRORS_LOG
 from a3c.runtime.shared import EVALUATOR_READY_TIMEOUT_S
 from a3c.runtime.signals import sigint_ignored
 
@@ -133,6 +134,8 @@ class RayRun(TrainingRun):
         self.actors: dict[str, Any] = {}
         """Worker and evaluator actors by child name (``a3c-worker-0``, ``a3c-evaluator``)."""
         self.pending: dict[Any, tuple[str, str]] = {}
+        self.called_at: dict[Any, float] = {}
+        """When each pending call was made: a call outstanding far past its due is a hung actor."""
         """Calls in flight: object ref -> (child name, method)."""
         self.inbox: list[Message] = []
         self.start_again_at: dict[str, float] = {}
@@ -150,6 +153,8 @@ class RayRun(TrainingRun):
         self.step_asked_at = 0.0
         self._step = 0
         self.stopping = False
+        self.server_lost = False
+        """The parameter server died: its weights and moments are gone, the last checkpoint stays."""
         self.evaluations: EvaluationLog | None = None
         self.compute_s = 0.0
         """Seconds the workers spent computing, summed over their slices."""
@@ -224,10 +229,12 @@ class RayRun(TrainingRun):
                 self.eval_refs = self.server.weights.options(num_returns=2).remote()
             ref = actor.play.remote(self.eval_refs[0])  # the weights go from the server to the evaluator directly
         self.pending[ref] = (name, method)
+        self.called_at[ref] = time.monotonic()
 
     def _poll(self) -> bool:
         self._refresh_step()
         self._collect()
+        self._check_hung()
         if self.failure:
             return False
         for name, at in list(self.start_again_at.items()):
@@ -243,6 +250,28 @@ class RayRun(TrainingRun):
             self._call(EVALUATOR, "play")
         return len(self.finished) < self.config.num_processes
 
+    def _check_hung(self) -> None:
+        """Kill and restart an actor whose call is outstanding far past its due: a training slice
+        is due after SLICE_S, a greedy episode has the evaluator's hang limit."""
+        now = time.monotonic()
+        for ref, (name, method) in list(self.pending.items()):
+            if method == "start":
+                continue
+            due = hang_limit(name, self.config) + (SLICE_S if method == "train_for" else 0.0)
+            silent = now - self.called_at[ref]
+            if silent <= due:
+                continue
+            del self.pending[ref], self.called_at[ref]
+            if name == EVALUATOR:
+                self.eval_refs = None
+                if self.evaluations is not None:
+                    self.evaluations.abandon_round()
+            ray.kill(self.actors[name], no_restart=False)  # Ray starts it a fresh process
+            if not self._restart_or_fail(name, f"hung (no reply for {silent:.0f} s; killed)"):
+                self.failed_child = name
+                return
+            self._call(name, "start")
+
     def _refresh_step(self) -> None:
         """Ask the server for the global step about every POLL_INTERVAL_S; this also notices a dead server."""
         if self.step_ref is not None:
@@ -252,7 +281,10 @@ class RayRun(TrainingRun):
                 self._step = max(self._step, ray.get(self.step_ref))
             except RayError as error:
                 self.step_ref = None
+                # Its weights and moments are gone with it: the run stops, and the last checkpoint
+                # (written from the server while it lived) is what a resume continues from.
                 self.failure = f"the parameter server died ({_reason(error)})"
+                self.server_lost = True
                 return
             self.step_ref = None
         if time.monotonic() - self.step_asked_at >= POLL_INTERVAL_S:
@@ -265,6 +297,7 @@ class RayRun(TrainingRun):
         ready, _ = ray.wait(list(self.pending), num_returns=len(self.pending), timeout=0)
         for ref in ready:
             name, method = self.pending.pop(ref)
+            self.called_at.pop(ref, None)
             try:
                 value = ray.get(ref)
             except ActorUnavailableError as error:
@@ -332,9 +365,11 @@ class RayRun(TrainingRun):
                 self.evaluations.abandon_round()
         reason = _reason(error)
         if not isinstance(error, RayActorError):
-            # The remote traceback, as a local child prints its own (without Ray's colour codes).
-            traceback = str(getattr(error, "traceback_str", None) or error)
-            print(re.sub(r"\x1b\[[0-9;]*m", "", traceback), file=sys.stderr, flush=True)
+            # One line here; the remote traceback (without Ray's colour codes) goes to the run dir.
+            traceback = re.sub(r"\x1b\[[0-9;]*m", "", str(getattr(error, "traceback_str", None) or error))
+            with (self.run.path / ERRORS_LOG).open("a") as log:
+                log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {name} at step {self.global_step:,}:\n{traceback}\n")
+            reason += f"; traceback in {self.run.path / ERRORS_LOG}"
         if not self._restart_or_fail(name, f"died ({reason})"):
             self.failed_child = name
             return
