@@ -1,0 +1,224 @@
+"""Chaos: train while children are killed or stopped at random, and the trainer is killed once.
+
+    python benchmarks/chaos.py --minutes 10 --out docs/results/chaos-epyc
+    python benchmarks/chaos.py --minutes 2 --min-gap 10 --max-gap 20 --out /tmp/chaos-smoke -- --envs-per-worker 2
+
+Two runs of ``a3c train`` (the ``fast`` preset; flags after ``--`` go to both), each for
+``--minutes`` of wall time:
+
+1. **clean**: no fault, for the baseline of global steps;
+2. **chaos**: every ``--min-gap`` to ``--max-gap`` seconds (30-60), a random worker or the
+   evaluator gets SIGKILL or SIGSTOP (the heartbeat check must find a stopped one: it is alive but
+   silent); once, half way, the trainer itself gets SIGKILL and the run goes on with
+   ``a3c train --resume`` for the time left.
+
+Then it checks that every checkpoint in the run dir loads, every row of ``metrics.csv`` and
+``train_metrics.csv`` parses, no temp file is left and no process survives, and writes
+``OUT.json`` and ``OUT.md``: the faults injected and survived, and the steps lost against the
+clean run. Not a test: it takes twice ``--minutes`` and both cores. Run it on an idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from soak import machine_info  # noqa: E402
+
+from a3c.runtime.checkpoint import load_checkpoint  # noqa: E402
+
+
+def spawned_children(pid: int) -> list[int]:
+    """The trainer's worker and evaluator processes (multiprocessing's spawned children), in start order."""
+    try:
+        kids = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+    found = []
+    for kid in kids:
+        try:
+            if "spawn_main" in Path(f"/proc/{kid}/cmdline").read_text():
+                found.append(kid)
+        except OSError:
+            pass
+    return sorted(found)
+
+
+def train(run: Path, seconds: float, flags: list[str], resume: bool = False) -> subprocess.Popen:
+    command = [sys.executable, "-m", "a3c", "train"]
+    command += ["--resume", str(run)] if resume else ["--run-dir", str(run), "--max-steps", str(10**10), *flags]
+    command += ["--max-seconds", f"{seconds:.0f}", "--quiet"]
+    return subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+
+
+def last_step(run: Path) -> int:
+    try:
+        return int(load_checkpoint(run / "checkpoints" / "latest.pt")["global_step"])
+    except Exception:
+        return 0
+
+
+def chaos_run(run: Path, args: argparse.Namespace, rng: random.Random) -> dict[str, Any]:
+    faults: list[dict[str, Any]] = []
+    total = args.minutes * 60
+    start = time.monotonic()
+    proc = train(run, total, args.train_flags)
+    trainer_killed = False
+    next_fault = start + rng.uniform(args.min_gap, args.max_gap)
+    codes = []
+    while True:
+        now = time.monotonic()
+        if proc.poll() is not None:  # the run's time is up (or it failed)
+            codes.append(proc.returncode)
+            break
+        if not trainer_killed and now - start >= total / 2:
+            faults.append({"t": round(now - start, 1), "target": "trainer", "signal": "SIGKILL", "step_before": last_step(run)})
+            children = spawned_children(proc.pid)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            deadline = time.monotonic() + 30
+            while any(Path(f"/proc/{c}").exists() and Path(f"/proc/{c}/stat").read_text().split()[2] != "Z" for c in children):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            faults[-1]["children_gone_after_s"] = round(time.monotonic() - now, 1)
+            trainer_killed = True
+            codes.append(-9)
+            # Go on from latest.pt for the time left, as a user would with --resume.
+            proc = train(run, total - (time.monotonic() - start), [], resume=True)
+            continue
+        if now >= next_fault:
+            children = spawned_children(proc.pid)
+            if children:
+                victim = rng.choice(children)
+                name = "a3c-evaluator" if victim == children[0] else f"a3c-worker-{children.index(victim) - 1}"
+                how = rng.choice(["SIGKILL", "SIGSTOP"])
+                try:
+                    os.kill(victim, getattr(signal, how))
+                    faults.append({"t": round(now - start, 1), "target": name, "pid": victim, "signal": how})
+                except ProcessLookupError:
+                    pass
+            next_fault = now + rng.uniform(args.min_gap, args.max_gap)
+        time.sleep(0.5)
+    err = proc.stderr.read() if proc.stderr else ""
+    return {"faults": faults, "exit_codes": codes, "stderr_tail": err[-2000:]}
+
+
+def check_run_dir(run: Path) -> dict[str, Any]:
+    """Every checkpoint loads, every metrics row parses, no temp file is left."""
+    checkpoints = sorted(run.rglob("*.pt"))
+    unreadable = []
+    for path in checkpoints:
+        try:
+            load_checkpoint(path)
+        except Exception as error:  # noqa: BLE001 - any failure counts
+            unreadable.append(f"{path}: {error}")
+    bad_rows = []
+    rows = 0
+    for name in ("metrics.csv", "train_metrics.csv"):
+        path = run / name
+        text = path.read_text()
+        if text and not text.endswith("\n"):
+            bad_rows.append(f"{name}: ends in half a row")
+        for line_no, row in enumerate(csv.DictReader(text.splitlines()), start=2):
+            rows += 1
+            if None in row or any(v is None for v in row.values()):
+                bad_rows.append(f"{name}:{line_no}: wrong field count")
+                continue
+            try:
+                float(row["wall_time_s"]), int(row["global_steps"])
+            except (KeyError, ValueError):
+                bad_rows.append(f"{name}:{line_no}: does not parse")
+    return {
+        "checkpoints": len(checkpoints),
+        "unreadable_checkpoints": unreadable,
+        "metrics_rows": rows,
+        "bad_rows": bad_rows,
+        "temp_files": [str(p) for p in run.rglob("*.tmp")],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--min-gap", type=float, default=30.0, help="seconds between faults, at least (default 30)")
+    parser.add_argument("--max-gap", type=float, default=60.0, help="seconds between faults, at most (default 60)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fault schedule")
+    parser.add_argument("--run-root", type=Path, default=Path("runs/chaos"))
+    parser.add_argument("--out", type=Path, required=True, help="OUT.json and OUT.md are written")
+    args, args.train_flags = parser.parse_known_args()
+    args.train_flags = [f for f in args.train_flags if f != "--"] + ["--max-restarts", "100"]
+    rng = random.Random(args.seed)
+    clean, chaotic = args.run_root / "clean", args.run_root / "chaos"
+
+    proc = train(clean, args.minutes * 60, args.train_flags + ["--force"])
+    proc.wait()
+    clean_steps = last_step(clean)
+    result = chaos_run(chaotic, args, rng) if not chaotic.exists() else {"error": f"{chaotic} exists; remove it first"}
+    chaos_steps = last_step(chaotic)
+    left = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc"))) if _is_a3c_child(pid)]
+    report = {
+        "command": "python benchmarks/chaos.py " + " ".join(sys.argv[1:]),
+        "machine": machine_info(),
+        "minutes": args.minutes,
+        "clean_steps": clean_steps,
+        "chaos_steps": chaos_steps,
+        "steps_lost": clean_steps - chaos_steps,
+        "steps_lost_share": round((clean_steps - chaos_steps) / max(clean_steps, 1), 3),
+        "faults_injected": len(result.get("faults", [])),
+        "survived": result.get("exit_codes", [None])[-1] == 0,
+        "processes_left": len(left),
+        **result,
+        "checks": check_run_dir(chaotic),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(markdown(report))
+    print(markdown(report))
+
+
+def _is_a3c_child(pid: int) -> bool:
+    try:
+        return "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text() and pid != os.getpid()
+    except OSError:
+        return False
+
+
+def markdown(r: dict[str, Any]) -> str:
+    checks = r["checks"]
+    lines = [
+        f"# Chaos run: {r['minutes']:g} minutes, {r['faults_injected']} faults",
+        "",
+        f"Command: `{r['command']}`; machine: {r['machine'].get('cpu_model')}, {r['machine'].get('cpus')} CPUs.",
+        "",
+        "| | value |",
+        "| --- | ---: |",
+        f"| faults injected (children killed or stopped, and the trainer killed once) | {r['faults_injected']} |",
+        f"| the run finished (exit 0 after the resume) | {'yes' if r['survived'] else 'no'} |",
+        f"| global steps, fault-free run | {r['clean_steps']:,} |",
+        f"| global steps, chaos run | {r['chaos_steps']:,} |",
+        f"| steps lost | {r['steps_lost']:,} ({r['steps_lost_share']:.1%}) |",
+        f"| checkpoints that load | {checks['checkpoints'] - len(checks['unreadable_checkpoints'])} of {checks['checkpoints']} |",
+        f"| metrics rows that parse | {checks['metrics_rows'] - len(checks['bad_rows'])} of {checks['metrics_rows']} |",
+        f"| temp files left | {len(checks['temp_files'])} |",
+        f"| a3c processes left at the end | {r['processes_left']} |",
+        "",
+        "| t (s) | target | signal |",
+        "| ---: | --- | --- |",
+    ]
+    lines += [f"| {f['t']} | {f['target']} | {f['signal']} |" for f in r.get("faults", [])]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
