@@ -314,7 +314,7 @@ def test_an_exception_in_a_ray_actor_is_one_line_and_its_traceback_goes_to_error
     captured = capsys.readouterr()
     assert "Traceback" not in captured.out + captured.err
     log = (tmp_path / "run" / "errors.log").read_text()
-    assert "Traceback" in log and "boom in the env" in log
+    assert "in step" in log and "raise ValueError" in log and "boom in the env" in log  # the remote stack
 
 
 @pytest.mark.slow

@@ -250,6 +250,14 @@ class RayRun(TrainingRun):
             self._call(EVALUATOR, "play")
         return len(self.finished) < self.config.num_processes
 
+    def _server_lost_because(self) -> str | None:
+        """Why the parameter server is gone, or None while it answers."""
+        try:
+            ray.get(self.server.global_step.remote(), timeout=30)
+        except RayError as error:
+            return _reason(error)
+        return None
+
     def _check_hung(self) -> None:
         """Kill and restart an actor whose call is outstanding far past its due: a training slice
         is due after SLICE_S, a greedy episode has the evaluator's hang limit."""
@@ -363,6 +371,10 @@ class RayRun(TrainingRun):
             self.evaluator_ready, self.eval_refs = False, None
             if self.evaluations is not None:
                 self.evaluations.abandon_round()
+        elif (lost := self._server_lost_because()) is not None:
+            # A worker's call fails when the server it sends to has died: that is the cause to report.
+            self.failure, self.server_lost = f"the parameter server died ({lost})", True
+            return
         reason = _reason(error)
         if not isinstance(error, RayActorError):
             # One line here; the remote traceback (without Ray's colour codes) goes to the run dir.
