@@ -113,7 +113,7 @@ def test_evaluate_reports_its_protocol_and_statistics(run_cli):
     code, out, err = run_cli("evaluate", "--sticky", "0.5", "--episodes", "1", "--max-episode-length", "30", "--num-processes", "1")
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[1].startswith("protocol: PongDeterministic-v4: frameskip 4, sticky actions 0.5, no no-op starts")
+    assert lines[1].startswith("protocol: ALE/Pong-v5: frameskip 4, sticky actions 0.5, no no-op starts")  # the agent's game, our P
     assert lines[-1].startswith("1 episodes: mean ")
 
     for flags, fragment in [(["--sticky", "1.1"], "--sticky: must be a probability"), (["--noop-max", "x"], "--noop-max: expected an integer")]:
