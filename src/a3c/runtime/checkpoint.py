@@ -93,6 +93,14 @@ def save_checkpoint(checkpoint: dict[str, Any], path: str | os.PathLike[str]) ->
     # pos"), where a plain write raises OSError with its errno (a checkpoint is a few MB).
     buffer = io.BytesIO()
     torch.save(checkpoint, buffer)
+    write_atomically(path, buffer.getvalue())
+    return path
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temp file beside ``path``, fsync it and rename it over ``path``: a crash or
+    a full disk leaves the old file or the new one, never a torn one (or a temp file). A failed
+    write raises :class:`StorageError` naming ``path``."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -100,7 +108,7 @@ def save_checkpoint(checkpoint: dict[str, Any], path: str | os.PathLike[str]) ->
         raise StorageError(error, path) from error
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(buffer.getbuffer())
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp_name, 0o666 & ~_current_umask())  # mkstemp makes it 0600; use the usual mode
@@ -111,7 +119,6 @@ def save_checkpoint(checkpoint: dict[str, Any], path: str | os.PathLike[str]) ->
             raise StorageError(error, path) from error
         raise
     _fsync_dir(path.parent)
-    return path
 
 
 def _current_umask() -> int:

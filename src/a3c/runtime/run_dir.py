@@ -18,7 +18,6 @@ import io
 import json
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ import yaml
 
 from a3c.algorithm.config import TrainConfig
 from a3c.errors import StorageError, UserError
-from a3c.runtime.checkpoint import BEST, CHECKPOINT_DIR, LATEST
+from a3c.runtime.checkpoint import BEST, CHECKPOINT_DIR, LATEST, write_atomically
 
 METRICS_FIELDS = (
     "wall_time_s",
@@ -150,7 +149,7 @@ class RunDir:
         text = yaml.safe_dump(data, sort_keys=False)
         if extra:
             text = "".join(f"# {k}: {v}\n" for k, v in extra.items()) + text
-        write_atomically(self.config_path, text)
+        write_atomically(self.config_path, text.encode())
 
     def start_metrics(self) -> None:
         """Write the CSV header, unless the file already has one."""
@@ -160,7 +159,7 @@ class RunDir:
         append_csv_row(self.metrics_path, METRICS_FIELDS, row)
 
     def save_starts(self, starts: dict[str, int]) -> None:
-        write_atomically(self.path / STARTS_FILE, json.dumps(starts, sort_keys=True) + "\n")
+        write_atomically(self.path / STARTS_FILE, (json.dumps(starts, sort_keys=True) + "\n").encode())
 
     def load_starts(self) -> dict[str, int]:
         """The starts saved by :meth:`save_starts` ({} when there are none or they are unreadable)."""
@@ -187,7 +186,7 @@ class RunDir:
                     (folder / path.name).write_text(drop)
                 except OSError as error:
                     raise StorageError(error, folder / path.name) from error
-                write_atomically(path, keep)
+                write_atomically(path, keep.encode())
                 moved = True
         return folder if moved else None
 
@@ -222,30 +221,10 @@ def _split_rows(text: str, global_step: int) -> tuple[str, str]:
     return "".join(keep), "".join(drop)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a temp file beside ``path``, fsync it and rename it over ``path``: a crash
-    or a full disk leaves the old file or the new one, never a torn one (or a temp file)."""
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as error:
-        raise StorageError(error, path) from error
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as error:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise StorageError(error, path) from error
-        raise
-
-
 def start_csv(path: Path, fields: Sequence[str]) -> None:
     """Write a CSV's header, unless the file already has one."""
     if not path.exists() or path.stat().st_size == 0:
-        write_atomically(path, _csv_line(fields))
+        write_atomically(path, _csv_line(fields).encode())
 
 
 def append_csv_row(path: Path, fields: Sequence[str], row: dict[str, Any]) -> None:
