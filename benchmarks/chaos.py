@@ -58,7 +58,10 @@ def train(run: Path, seconds: float, flags: list[str], resume: bool = False) -> 
     command = [sys.executable, "-m", "a3c", "train"]
     command += ["--resume", str(run)] if resume else ["--run-dir", str(run), "--max-steps", str(10**10), *flags]
     command += ["--max-seconds", f"{seconds:.0f}", "--quiet"]
-    return subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    # The trainer's log goes to a file beside the run dir: a pipe nobody reads would fill and block it.
+    run.parent.mkdir(parents=True, exist_ok=True)
+    with open(run.parent / f"{run.name}.log", "a") as log:
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True)
 
 
 def last_step(run: Path) -> int:
@@ -101,17 +104,16 @@ def chaos_run(run: Path, args: argparse.Namespace, rng: random.Random) -> dict[s
             children = spawned_children(proc.pid)
             if children:
                 victim = rng.choice(children)
-                name = "a3c-evaluator" if victim == children[0] else f"a3c-worker-{children.index(victim) - 1}"
                 how = rng.choice(["SIGKILL", "SIGSTOP"])
                 try:
                     os.kill(victim, getattr(signal, how))
-                    faults.append({"t": round(now - start, 1), "target": name, "pid": victim, "signal": how})
+                    faults.append({"t": round(now - start, 1), "target": f"child {victim}", "pid": victim, "signal": how})
                 except ProcessLookupError:
                     pass
             next_fault = now + rng.uniform(args.min_gap, args.max_gap)
         time.sleep(0.5)
-    err = proc.stderr.read() if proc.stderr else ""
-    return {"faults": faults, "exit_codes": codes, "stderr_tail": err[-2000:]}
+    log = (run.parent / f"{run.name}.log").read_text()
+    return {"faults": faults, "exit_codes": codes, "log_tail": log[-3000:]}
 
 
 def check_run_dir(run: Path) -> dict[str, Any]:

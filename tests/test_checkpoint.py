@@ -80,3 +80,56 @@ def test_truncated_and_foreign_files_are_rejected(tmp_path):
         load_checkpoint(tmp_path / "other.pt")
     with pytest.raises(UserError, match="not found"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+def _corridor_checkpoint(tmp_path, optimizer: str = "adam"):
+    from a3c.algorithm.optim import make_optimizer
+    from a3c.algorithm.task import corridor_task
+
+    task = corridor_task()
+    model = task.make_model(task.make_env(0))
+    for p in model.parameters():
+        p.data.normal_()
+    adam = make_optimizer(optimizer, model.parameters(), 1e-3)
+    model(torch.ones(1, 10))[0].sum().backward()
+    adam.step()
+    ck = make_checkpoint(model, env_id="Corridor", global_step=5000, config={"optimizer": optimizer}, optimizer_state=adam.state_dict())
+    return task, model, adam, save_checkpoint(ck, tmp_path / "trained.pt")
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop"])
+def test_init_from_starts_a_new_run_with_the_checkpoints_weights_and_statistics(tmp_path, optimizer):
+    from a3c.algorithm.config import TrainConfig
+    from a3c.backends.local import LocalRun
+
+    task, trained, trained_optimizer, path = _corridor_checkpoint(tmp_path, optimizer)
+    config = TrainConfig(env_name="Corridor", num_processes=1, init_from=str(path), lr=1e-5)
+    model, shared_optimizer, step = LocalRun(config, tmp_path / "finetune", task)._build_model(None)
+    assert step == 0  # the new run counts its own steps
+    for a, b in zip(trained.state_dict().values(), model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    # Adam's moments carry over; RMSprop's would not fit Adam, so they start fresh.
+    moments = shared_optimizer.state_dict()["state"]
+    if optimizer == "adam":
+        saved = trained_optimizer.state_dict()["state"]
+        assert all(torch.equal(moments[i]["exp_avg"], saved[i]["exp_avg"]) for i in saved)
+    else:
+        assert all(float(s["exp_avg"].abs().sum()) == 0 for s in moments.values())
+
+
+def test_init_from_a_checkpoint_of_another_network_is_one_clear_line(tmp_path):
+    from a3c.algorithm.config import TrainConfig
+    from a3c.algorithm.task import corridor_task
+    from a3c.backends.local import LocalRun
+
+    path = save_checkpoint(_checkpoint(), tmp_path / "pong.pt")
+    config = TrainConfig(env_name="Corridor", num_processes=1, init_from=str(path))
+    with pytest.raises(UserError, match=r"cannot start from .*pong.pt.*does not match this run's network"):
+        LocalRun(config, tmp_path / "run", corridor_task())._build_model(None)
+
+
+
+def test_init_from_a_missing_file_is_one_line_and_creates_no_run_dir(tmp_path, run_cli):
+    code, out, err = run_cli("train", "--init-from", str(tmp_path / "missing.pt"), "--run-dir", str(tmp_path / "run"))
+    assert code != 0 and err.strip().splitlines() == [f"a3c: error: checkpoint not found: {str(tmp_path / 'missing.pt')!r}"]
+    assert not (tmp_path / "run").exists()

@@ -127,3 +127,12 @@ def test_bad_checkpoint_intervals(text):
 
     with pytest.raises(UserError, match="--checkpoint-interval must be seconds"):
         parse_interval(text)
+
+
+def test_lr_schedules():
+    constant = TrainConfig(lr=3e-4, max_steps=1000)
+    assert [constant.lr_at(s) for s in (0, 500, 2000)] == [3e-4] * 3
+    linear = TrainConfig(lr=4e-4, lr_schedule="linear", max_steps=1000)
+    assert [linear.lr_at(s) for s in (0, 250, 1000, 1500)] == pytest.approx([4e-4, 3e-4, 0.0, 0.0])
+    with pytest.raises(UserError, match="--lr-schedule must be one of constant, linear"):
+        TrainConfig(lr_schedule="cosine").validate()

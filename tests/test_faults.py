@@ -57,7 +57,8 @@ def test_checkpoints_by_steps_and_resume_carries_on_steps_optimiser_best_score_a
                          checkpoint_interval_s=1e9, checkpoint_interval_steps=800)
     first = train(config, run_dir=run, task=corridor_task(), quiet=True)
     # A killed run loses at most one interval: checkpoints came every 800 steps (polled every 0.2 s).
-    periodic = saved_at[:-1]  # the last one is the final checkpoint
+    assert saved_at[0] == 0  # step 0's, so that a run killed before its first interval can resume
+    periodic = saved_at[1:-1]  # the last one is the final checkpoint
     assert len(periodic) >= 2
     gaps = [b - a for a, b in zip([0, *periodic], periodic, strict=False)]
     assert all(800 <= gap < 800 + 800 for gap in gaps), gaps
@@ -306,9 +307,11 @@ def test_a_killed_trainer_leaves_no_child_and_its_run_resumes_with_whole_rows_an
         wait_for(lambda: (run / "checkpoints" / "latest.pt").exists() and _steps(run) > 3 * interval, 120, "checkpoints and rows")
         children = spawned_children(proc.pid)
         assert len(children) == 3
+        os.kill(children[2], signal.SIGSTOP)  # a stopped child never runs its own orphan check
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
-        # The orphan guard: every child notices that its trainer has gone, and exits.
+        # The orphan guard: every child notices that its trainer has gone, and exits; the kernel
+        # wakes the stopped one (SIGCONT on its parent's death) so that it can.
         wait_for(lambda: not any(alive(c) for c in children), 30, "the orphaned children to exit")
     finally:
         if proc.poll() is None:
@@ -338,6 +341,27 @@ def test_a_killed_trainer_leaves_no_child_and_its_run_resumes_with_whole_rows_an
     assert all(int(r["global_steps"]) <= checkpoint for r in kept[: rows_before - _count_rows(moved / "metrics.csv")])
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="sends signals")
+def test_a_trainer_killed_before_its_first_checkpoint_interval_resumes_from_step_0(tmp_path):
+    script = tmp_path / "train_forever.py"
+    script.write_text(TRAIN_CORRIDOR_FOREVER)
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, str(script), str(run), "checkpoint_interval_s=1000000", "log_interval_s=0.5"],
+                            stdout=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: _steps(run) > 0, 120, "training to start")
+        children = spawned_children(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        wait_for(lambda: not any(alive(c) for c in children), 30, "the orphaned children to exit")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert load_checkpoint(run / "checkpoints" / "latest.pt")["global_step"] == 0
+    LocalRun(resume_config(run, max_steps=500), run_dir=run, task=corridor_task(), quiet=True, resume=True).train()
+    assert load_checkpoint(run / "checkpoints" / "latest.pt")["global_step"] >= 500
+
+
 def _count_rows(path: Path) -> int:
     return len(path.read_text().splitlines()) if path.exists() else 0
 
@@ -365,9 +389,13 @@ def test_a_full_disk_stops_the_run_with_one_line_and_keeps_the_last_good_checkpo
 
     real_replace = os.replace
 
-    def replace(src, dst):  # the second checkpoint finds the disk full
-        if Path(dst).name == "latest.pt" and Path(dst).exists():
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    written = []
+
+    def replace(src, dst):  # the third checkpoint (after step 0's and one periodic) finds the disk full
+        if Path(dst).name == "latest.pt":
+            written.append(dst)
+            if len(written) == 3:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_replace(src, dst)
 
     monkeypatch.setattr(checkpoint_module.os, "replace", replace)

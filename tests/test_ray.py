@@ -137,6 +137,8 @@ def test_a_worker_actor_update_is_exactly_the_local_update(ray_module):
 class ModelLink:
     """A worker linked to a model in this process: syncs from it, counts nothing, never stops."""
 
+    global_step = 0
+
     def __init__(self, model):
         self.model = model
 

@@ -8,6 +8,7 @@ import math
 
 import pytest
 
+from a3c.algorithm.config import TrainConfig
 from a3c.algorithm.worker import UpdateStats
 from a3c.runtime.messages import EvalReport, WorkerReport, WorkerReporter, eval_line
 from a3c.runtime.progress import Progress, eta_seconds
@@ -60,7 +61,9 @@ def test_a_report_stays_one_atomic_pipe_write_however_many_episodes_end():
 def test_training_log_writes_interval_means_to_csv_and_tensorboard(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    log = TrainingLog(tmp_path, lr=0.0002, interval_s=10.0)
+    # The linear schedule: 2e-4 at step 0, half of it half way, at step 1,000 of 2,000.
+    schedule = TrainConfig(lr=0.0002, lr_schedule="linear", max_steps=2000).lr_at
+    log = TrainingLog(tmp_path, lr=schedule, interval_s=10.0)
     assert log.tick(0.0, 0) is None  # the first tick only sets the origin
     log.worker_report(WorkerReport(0, updates=2, policy_loss=1.0, value_loss=4.0, entropy=2.0, grad_norm=10.0, episodes=1, return_sum=-20.0))
     log.worker_report(WorkerReport(1, updates=2, skipped=1, policy_loss=3.0, value_loss=0.0, entropy=2.0, grad_norm=2.0, episodes=1, return_sum=-10.0))
@@ -77,7 +80,7 @@ def test_training_log_writes_interval_means_to_csv_and_tensorboard(tmp_path):
 
     rows = list(csv.DictReader((tmp_path / "train_metrics.csv").open()))
     assert [r["global_steps"] for r in rows] == ["1000", "1100"]
-    assert rows[0]["lr"] == "0.0002" and rows[1]["policy_loss"] == "nan"
+    assert (rows[0]["lr"], rows[1]["lr"]) == ("0.0001", "9e-05") and rows[1]["policy_loss"] == "nan"
     events = EventAccumulator(str(tmp_path))
     events.Reload()
     assert [e.value for e in events.Scalars("loss/policy")] == [1.0]  # NaN windows are not plotted
@@ -85,7 +88,7 @@ def test_training_log_writes_interval_means_to_csv_and_tensorboard(tmp_path):
     assert [e.value for e in events.Scalars("train/steps_per_s")] == [100.0, 50.0]
 
     # A resumed run appends to the CSV rather than writing a second header.
-    TrainingLog(tmp_path, lr=0.0002).close()
+    TrainingLog(tmp_path, lr=schedule).close()
     assert (tmp_path / "train_metrics.csv").read_text().count("wall_time_s") == 1
 
 

@@ -44,9 +44,9 @@ def _check_each_update_applies_exactly_that_rollouts_gradient(worker_class: type
     """SGD(lr) makes each update's parameter change -lr * the gradient it applied: any piling up
     of grads across updates, or grads that stop flowing after the first update, shows here."""
     seed_process(0)
-    config = TrainConfig(env_name="Corridor", num_steps=5, max_grad_norm=max_grad_norm, num_processes=1)
-    shared_model = MLPActorCritic(10, 3)
     lr = 1.0  # large steps keep float32 round-off far below the gradients being compared
+    config = TrainConfig(env_name="Corridor", num_steps=5, max_grad_norm=max_grad_norm, num_processes=1, lr=lr)
+    shared_model = MLPActorCritic(10, 3)
     optimizer = torch.optim.SGD(shared_model.parameters(), lr=lr)
     shared = _shared(shared_model, optimizer)
     worker = worker_class(config, make_corridor(0), MLPActorCritic(10, 3), shared.worker_link(0, 10**9), optimizer)
@@ -233,3 +233,25 @@ def test_updates_made_in_child_processes_are_visible_in_the_parent_and_every_ste
     assert shared.global_step == sum(steps for _, _, steps in reports) > 2 * updates  # the counter is shared
     assert any(not torch.equal(p.detach(), b) for p, b in zip(model.parameters(), before, strict=False))
     assert optimizer.state[next(iter(model.parameters()))]["step"].item() > updates  # shared statistics, both children's steps
+
+
+def test_linear_lr_schedule_scales_each_update_by_the_global_step_it_is_applied_at():
+    """Under ``--lr-schedule linear`` an update applied at global step s moves the weights by
+    lr * (1 - s / max_steps) times its gradient; at max_steps it moves them not at all."""
+    seed_process(0)
+    config = TrainConfig(env_name="Corridor", num_steps=5, num_processes=1, lr=1.0, lr_schedule="linear", max_steps=1000)
+    for start_step in (0, 750, 1000):
+        shared_model = MLPActorCritic(10, 3)
+        optimizer = torch.optim.SGD(shared_model.parameters(), lr=config.lr)
+        shared = SharedState.create(shared_model, optimizer, CTX, start_step=start_step)
+        worker = GradientSpyWorker(config, make_corridor(0), MLPActorCritic(10, 3), shared.worker_link(0, 10**9), optimizer)
+        before = [p.detach().clone() for p in shared_model.parameters()]
+        assert worker.update().applied
+        # The rollout's 5 steps were counted before the update was applied.
+        assert shared.global_step == start_step + 5
+        lr = {0: 0.995, 750: 0.245, 1000: 0.0}[start_step]
+        assert config.lr_at(shared.global_step) == pytest.approx(lr)
+        for p, b, g in zip(shared_model.parameters(), before, worker.expected, strict=False):
+            torch.testing.assert_close(b - p.detach(), lr * g, rtol=1e-4, atol=1e-6)
+        if start_step == 1000:
+            assert all(torch.equal(p.detach(), b) for p, b in zip(shared_model.parameters(), before, strict=False))

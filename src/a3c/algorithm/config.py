@@ -22,6 +22,9 @@ from a3c.errors import UserError
 #: Optimisers that ``--optimizer`` accepts.
 OPTIMIZERS = ("adam", "rmsprop")
 
+#: Learning-rate schedules that ``--lr-schedule`` accepts.
+LR_SCHEDULES = ("constant", "linear")
+
 
 def available_cpus() -> int:
     """CPUs this process may run on (respects taskset/cgroup affinity where the OS exposes it)."""
@@ -54,6 +57,10 @@ class TrainConfig:
 
     lr: float = 0.0001
     """Learning rate of the shared optimiser."""
+
+    lr_schedule: str = "constant"
+    """``constant`` (the seed's) or ``linear``: the rate falls from ``lr`` at global step 0 to 0 at
+    ``max_steps``, as in the A3C paper (Mnih et al. 2016, which anneals it to 0 over training)."""
 
     gamma: float = 0.99
     """Discount factor, in (0, 1]."""
@@ -93,6 +100,11 @@ class TrainConfig:
     """Envs each worker steps together, with batched forward and backward passes. 1 is the
     seed's algorithm exactly; K > 1 runs K envs for ``num_steps`` steps each per update (episodes
     may end and restart inside a rollout) and averages the loss over the K envs."""
+
+    init_from: str | None = None
+    """A checkpoint (file or run dir) whose weights, and optimiser statistics where the optimiser
+    matches, start this run instead of random weights: to fine-tune an agent, say with a lower
+    ``--lr`` or under another protocol. The run's own global step still starts at 0."""
 
     optimizer: str = "adam"
     """``adam`` (SharedAdam, the seed's) or ``rmsprop`` (the A3C paper's shared RMSProp)."""
@@ -185,11 +197,19 @@ class TrainConfig:
             raise UserError(f"--sticky must be a probability in [0, 1], got {self.sticky}")
         if self.checkpoint_interval_steps is not None:
             integer("checkpoint_interval_steps", 1)
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise UserError(f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if self.optimizer not in OPTIMIZERS:
             raise UserError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if not isinstance(self.env_name, str) or not self.env_name:
             raise UserError("--env-name must be a non-empty game id")
         return self
+
+    def lr_at(self, global_step: int) -> float:
+        """The learning rate for an update made at ``global_step``."""
+        if self.lr_schedule == "linear":
+            return self.lr * max(0.0, 1.0 - global_step / self.max_steps)
+        return self.lr
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -167,9 +167,14 @@ def worker_optimizer(name: str, lr: float, shared_params: Iterable[torch.Tensor]
     return shared if shared is not None else make_optimizer(name, shared_params, lr)
 
 
-def step_and_release(optimizer: Optimizer) -> None:
-    """Step with the gradients now on the optimiser's parameters, then drop them (set to None), so
-    that no later step can apply this gradient again."""
+def step_and_release(optimizer: Optimizer, lr: float | None = None) -> None:
+    """Step with the gradients now on the optimiser's parameters (at learning rate ``lr``, when
+    given), then drop them (set to None), so that no later step can apply this gradient again."""
+    if lr is not None:
+        # Each process holds its own param_groups (only the statistics are shared), so each sets
+        # the scheduled rate on its own copy before it steps.
+        for group in optimizer.param_groups:
+            group["lr"] = lr
     optimizer.step()
     # By hand, not optimizer.zero_grad(): its first call imports torch._dynamo, which stalls a
     # fresh worker process for seconds (measured 3.4 s on a busy 2-core machine).

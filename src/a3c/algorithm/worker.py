@@ -49,6 +49,10 @@ class WorkerLink(Protocol):
     def should_stop(self) -> bool:
         """True once this worker should stop: ``max_steps`` reached, or the run stopping."""
 
+    @property
+    def global_step(self) -> int:
+        """The run's global step as this worker last saw it (for the learning-rate schedule)."""
+
 
 @dataclass
 class Rollout:
@@ -248,7 +252,7 @@ class Worker:
         """Step 4: hand the local gradient to the shared parameters and step the shared optimiser, no lock."""
         assert self.optimizer is not None, "this worker's gradients are applied elsewhere (a parameter server)"
         hand_off_gradients(self.model, optimizer_params(self.optimizer))
-        step_and_release(self.optimizer)
+        step_and_release(self.optimizer, self.config.lr_at(self.link.global_step))
 
     def run(
         self,

@@ -88,6 +88,17 @@ def nonfinite_failure(name: str, config: TrainConfig) -> str:
     return f"{name} met {config.max_nonfinite_updates} updates in a row with a non-finite loss or gradient (none was applied)"
 
 
+def _load_weights(model: nn.Module, optimizer: Optimizer | None, checkpoint: dict[str, Any], failure: str) -> None:
+    """Load a checkpoint's weights (and its optimiser statistics, when ``optimizer`` is given and
+    they were saved) into a fresh model; a mismatch is one clear line."""
+    try:
+        model.load_state_dict(checkpoint["model"])
+        if optimizer is not None and checkpoint.get("optimizer") is not None:
+            optimizer.load_state_dict(checkpoint["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as error:
+        raise UserError(f"{failure} {checkpoint['path']!r}: it does not match this run's network ({str(error).splitlines()[0]})") from None
+
+
 class TrainingRun:
     """One training run, whatever trains it. A backend subclass provides the hooks at the end:
     building the model's home (shared memory, a parameter server), starting and watching the
@@ -114,6 +125,9 @@ class TrainingRun:
         if resume and run_dir is None:
             raise UserError("resuming needs the run dir to continue")
         self.run = RunDir(run_dir or default_run_dir(self.task.env_id))
+        # Read before anything is written, so that a missing or unreadable file costs nothing.
+        self.initial = load_checkpoint(config.init_from) if config.init_from is not None and not resume else None
+        """The checkpoint a fresh run starts from (``init_from``)."""
         self.force = force
         self.quiet = quiet
         self.resume = resume
@@ -151,15 +165,13 @@ class TrainingRun:
         optimizer = None if cfg.no_shared else make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
         start_step = 0
         if resumed is not None:
-            try:
-                model.load_state_dict(resumed["model"])
-                if optimizer is not None and "optimizer" in resumed:
-                    optimizer.load_state_dict(resumed["optimizer"])
-            except (RuntimeError, ValueError, KeyError) as error:
-                raise UserError(f"cannot resume from {resumed['path']!r}: it does not match this run's network ({str(error).splitlines()[0]})") from None
+            _load_weights(model, optimizer, resumed, "cannot resume from")
             start_step = int(resumed["global_step"])
             if "rng" in resumed.get("run_state", {}):
                 restore_rng_states(resumed["run_state"]["rng"])
+        elif self.initial is not None:
+            same_optimizer = self.initial.get("config", {}).get("optimizer", "adam") == cfg.optimizer
+            _load_weights(model, optimizer if same_optimizer else None, self.initial, "cannot start from")
         return model, optimizer, start_step
 
     def _save_latest(self) -> Path | None:
@@ -261,9 +273,12 @@ class TrainingRun:
         self._start(resumed)
         self.start_step = self.global_step
         self.progress = Progress(cfg.max_steps, quiet=self.quiet, interval_s=self.progress_interval_s, initial_steps=self.global_step)
-        self.log = TrainingLog(self.run.path, cfg.lr, interval_s=cfg.log_interval_s)
+        self.log = TrainingLog(self.run.path, cfg.lr_at, interval_s=cfg.log_interval_s)
         invocation_start = time.time()
         self.start = invocation_start - elapsed_before  # the run's wall clock carries on across resumes
+        if resumed is None:
+            # A checkpoint at step 0, so that a run killed before its first interval can be resumed.
+            self._save_latest()
         verb = f"resuming at step {self.global_step:,}" if resumed else "training"
         self._log(
             f"{verb} {self.task.env_id} with {cfg.num_processes} workers + 1 evaluator{self._where()} for "

@@ -32,7 +32,7 @@ from a3c.errors import StorageError, free_space
 from a3c.runtime.eval_log import EvaluationLog
 from a3c.runtime.messages import Message, StorageReport, WorkerReporter, drain, report_interval, send
 from a3c.runtime.run_dir import RunDir
-from a3c.runtime.shared import START_METHOD, SharedState
+from a3c.runtime.shared import START_METHOD, SharedState, continue_when_orphaned
 from a3c.runtime.signals import sigint_ignored, unblock_sigint
 
 
@@ -53,6 +53,7 @@ EXIT_STORAGE = 4
 def worker_main(rank: int, config: TrainConfig, task: Task, shared: SharedState) -> None:
     """Entry point of a training process. Runs until ``max_steps`` or the stop event."""
     unblock_sigint()
+    continue_when_orphaned()
     worker = build_worker(rank, config, task, shared)
     reporter = WorkerReporter(rank, shared.events, interval_s=report_interval(config))
     shared.wait_for_evaluator(rank)
@@ -75,6 +76,7 @@ def evaluator_main(
 ) -> None:
     """Entry point of the evaluation process: copy the weights at each round's start, play greedily, log."""
     unblock_sigint()
+    continue_when_orphaned()
     env, model = build_evaluator(rank, config, task)
     evaluations = EvaluationLog(RunDir(run_dir), task.env_id, config, start_time, best_reward)
     shared.mark_evaluator_ready()

@@ -7,7 +7,10 @@ current weights, a step counter, and whether to stop.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
+import signal
+import sys
 import time
 from dataclasses import dataclass
 from multiprocessing.context import BaseContext
@@ -131,10 +134,28 @@ class SharedLink:
     def count_steps(self, n: int) -> None:
         self.shared.add_steps(n, self.slot)
 
+    @property
+    def global_step(self) -> int:
+        return self.shared.global_step
+
     def should_stop(self) -> bool:
         # Asked once per update: the worker's heartbeat.
         self.shared.beat(self.slot)
         return self.shared.should_stop(self.max_steps)
+
+
+def continue_when_orphaned() -> None:
+    """Ask the kernel to send this child SIGCONT when its trainer dies (Linux's
+    ``PR_SET_PDEATHSIG``). The orphan check below runs in the child's own loop, which a stopped
+    child (SIGSTOP, a debugger) never reaches: woken, it sees the trainer gone and exits. A running
+    child ignores SIGCONT. Elsewhere this does nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    PR_SET_PDEATHSIG = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGCONT), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # no prctl in this libc: the orphan check still covers a running child
 
 
 def _parent_died() -> bool:

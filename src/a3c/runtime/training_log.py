@@ -8,6 +8,7 @@ and one ``train_metrics.csv`` row per log interval.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,7 +62,8 @@ def _mean(total: float, count: int) -> float:
 class TrainingLog:
     """Parent side: TensorBoard scalars and ``train_metrics.csv`` for one run."""
 
-    def __init__(self, run_path: Path, lr: float, interval_s: float = 10.0) -> None:
+    def __init__(self, run_path: Path, lr: Callable[[int], float], interval_s: float = 10.0) -> None:
+        """``lr`` gives the learning rate at a global step (``TrainConfig.lr_at``)."""
         from torch.utils.tensorboard import SummaryWriter
 
         self.lr = lr
@@ -95,7 +97,7 @@ class TrainingLog:
             "wall_time_s": round(elapsed_s, 1),
             "global_steps": global_steps,
             "steps_per_s": round((global_steps - self.last_steps) / span, 1),
-            "lr": self.lr,
+            "lr": self.lr(global_steps),
             "updates": w.updates,
             "skipped_updates": w.skipped,
             "policy_loss": _mean(w.policy_loss, w.updates),

@@ -115,7 +115,7 @@ class ParameterServer:
         self.steps += steps
         if gradient is not None:
             set_flat_gradients(self.model, gradient)
-            step_and_release(self._optimizer(rank))
+            step_and_release(self._optimizer(rank), self.config.lr_at(self.steps))
             self.updates += 1
         weights = flat_parameters(self.model)
         self.busy_s += time.perf_counter() - began
