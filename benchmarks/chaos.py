@@ -57,7 +57,8 @@ def spawned_children(pid: int) -> list[int]:
 def train(run: Path, seconds: float, flags: list[str], resume: bool = False) -> subprocess.Popen:
     command = [sys.executable, "-m", "a3c", "train"]
     command += ["--resume", str(run)] if resume else ["--run-dir", str(run), "--max-steps", str(10**10), *flags]
-    command += ["--max-seconds", f"{seconds:.0f}", "--quiet"]
+    # Not --quiet: the log keeps the trainer's line for each hang, death and restart.
+    command += ["--max-seconds", f"{seconds:.0f}"]
     # The trainer's log goes to a file beside the run dir: a pipe nobody reads would fill and block it.
     run.parent.mkdir(parents=True, exist_ok=True)
     with open(run.parent / f"{run.name}.log", "a") as log:
@@ -113,7 +114,15 @@ def chaos_run(run: Path, args: argparse.Namespace, rng: random.Random) -> dict[s
             next_fault = now + rng.uniform(args.min_gap, args.max_gap)
         time.sleep(0.5)
     log = (run.parent / f"{run.name}.log").read_text()
-    return {"faults": faults, "exit_codes": codes, "log_tail": log[-3000:]}
+    lines = log.splitlines()
+    return {
+        "faults": faults,
+        "exit_codes": codes,
+        "hangs_logged": sum(" hung (" in line for line in lines),
+        "deaths_logged": sum(" died (" in line for line in lines),
+        "restarts_logged": sum("restarting it" in line for line in lines),
+        "log_tail": log[-3000:],
+    }
 
 
 def check_run_dir(run: Path) -> dict[str, Any]:
@@ -141,7 +150,10 @@ def check_run_dir(run: Path) -> dict[str, Any]:
                 float(row["wall_time_s"]), int(row["global_steps"])
             except (KeyError, ValueError):
                 bad_rows.append(f"{name}:{line_no}: does not parse")
+    starts_file = run / "starts.json"
+    starts = json.loads(starts_file.read_text()) if starts_file.exists() else {}
     return {
+        "starts": starts,
         "checkpoints": len(checkpoints),
         "unreadable_checkpoints": unreadable,
         "metrics_rows": rows,
@@ -207,6 +219,8 @@ def markdown(r: dict[str, Any]) -> str:
         "| --- | ---: |",
         f"| faults injected (children killed or stopped, and the trainer killed once) | {r['faults_injected']} |",
         f"| the run finished (exit 0 after the resume) | {'yes' if r['survived'] else 'no'} |",
+        f"| hangs, deaths and restarts in the trainer's log | {r.get('hangs_logged', '-')}, {r.get('deaths_logged', '-')}, "
+        f"{r.get('restarts_logged', '-')} |",
         f"| global steps, fault-free run | {r['clean_steps']:,} |",
         f"| global steps, chaos run | {r['chaos_steps']:,} |",
         f"| steps lost | {r['steps_lost']:,} ({r['steps_lost_share']:.1%}) |",
@@ -214,11 +228,20 @@ def markdown(r: dict[str, Any]) -> str:
         f"| metrics rows that parse | {checks['metrics_rows'] - len(checks['bad_rows'])} of {checks['metrics_rows']} |",
         f"| temp files left | {len(checks['temp_files'])} |",
         f"| a3c processes left at the end | {r['processes_left']} |",
+        f"| starts of each child over the run (`starts.json`; 2 = started once in each of the 2 segments) | "
+        f"{', '.join(f'{name} {count}' for name, count in sorted(checks.get('starts', {}).items()))} |",
         "",
-        "| t (s) | target | signal |",
-        "| ---: | --- | --- |",
+        "| t (s) | target | signal | what followed |",
+        "| ---: | --- | --- | --- |",
     ]
-    lines += [f"| {f['t']} | {f['target']} | {f['signal']} |" for f in r.get("faults", [])]
+    for f in r.get("faults", []):
+        if f["target"] == "trainer":
+            after = f"every child gone {f.get('children_gone_after_s', '?')} s later; `--resume` from step {f.get('step_before', 0):,}"
+        elif f["signal"] == "SIGSTOP":
+            after = "alive but silent: killed as hung after the heartbeat limit, restarted"
+        else:
+            after = "died: restarted"
+        lines.append(f"| {f['t']} | {f['target']} | {f['signal']} | {after} |")
     return "\n".join(lines) + "\n"
 
 

@@ -1,31 +1,39 @@
 """Throughput on this machine: env-only, classic A3C (1 env per worker) and batched A3C.
 
-    python benchmarks/throughput.py --seconds 60 --out docs/results/throughput.json
+    python benchmarks/throughput.py --seconds 60 --out docs/results/throughput-epyc.json
 
 Each training mode runs the real trainer (workers + evaluator, the package's own code) on
 Pong for ``--warmup`` + ``--seconds`` seconds; its rate is the slope of global steps over the
 last ``--seconds``. Env-only steps ``--num-processes`` processes, each a vector of
 ``--envs-per-worker`` preprocessed Pong envs with random actions: the most the CPU can step
-through the same observation pipeline with no learning at all. Run it on an idle machine: a
-second job on 2 cores halves every figure.
+through the same observation pipeline with no learning at all. Network-only runs the real
+worker (the preset's worker class, rollouts, loss, backward, clip, optimiser step) over envs that
+cost nothing (fixed random frames), one thread per process: the most the CPU can learn with free
+envs. A process alternates between the two, so the **bound** on training is
+``1 / (1 / env_only + 1 / network_only)`` for the same K and T; each training row gives its ratio
+to that bound (what the evaluator, the trainer and the hand-offs cost). Run it on an idle
+machine: a second job on 2 cores halves every figure.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import torch
 import torch.multiprocessing as mp
 
 from a3c.algorithm.config import TrainConfig, resolve_config
+from a3c.algorithm.optim import make_optimizer
 from a3c.algorithm.seeding import seed_process
 from a3c.algorithm.task import atari_task, make_vector_env
+from a3c.algorithm.worker import worker_class
 from a3c.backends.base import TrainingRun
 from a3c.backends.local import LocalRun
 from a3c.runtime.shared import START_METHOD
@@ -56,6 +64,73 @@ def env_only(env_id: str, processes: int, num_envs: int, seconds: float) -> floa
     return float(sum(rates))
 
 
+class FreeEnv(gym.Env):
+    """An env that costs nothing: the same random 42x42 frame every step, no reward, no end."""
+
+    def __init__(self, num_actions: int = 6) -> None:
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (1, 42, 42), np.float32)
+        self.action_space = gym.spaces.Discrete(num_actions)
+        self.frame = np.random.default_rng(0).standard_normal((1, 42, 42)).astype(np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        return self.frame, {}
+
+    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
+        return self.frame, 0.0, False, False, {}
+
+
+class _NoLink:
+    """A worker link to a model in this process that counts nothing and never stops."""
+
+    global_step = 0
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model
+
+    def sync(self, model: torch.nn.Module) -> None:
+        model.load_state_dict(self.model.state_dict())
+
+    def count_steps(self, n: int) -> None:
+        pass
+
+    def should_stop(self) -> bool:
+        return False
+
+
+def _network_only_process(config: TrainConfig, seconds: float, queue) -> None:
+    torch.set_num_threads(1)
+    seed_process(config.seed)
+    task = atari_task(config.env_name)
+    k = config.envs_per_worker
+    envs = FreeEnv() if k == 1 else gym.vector.SyncVectorEnv([FreeEnv for _ in range(k)])
+    shared = task.make_model(FreeEnv())
+    optimizer = make_optimizer(config.optimizer, shared.parameters(), config.lr)
+    worker = worker_class(config)(config, envs, task.make_model(FreeEnv()), _NoLink(shared), optimizer)
+    worker.update()  # the first update pays for lazy initialisation
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        steps += worker.update().steps
+    queue.put(steps / (time.perf_counter() - start))
+
+
+def network_only(config: TrainConfig, processes: int, seconds: float) -> float:
+    """Steps/s of ``processes`` workers with free envs, side by side."""
+    ctx = mp.get_context(START_METHOD)
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_network_only_process, args=(config, seconds, queue)) for _ in range(processes)]
+    for p in procs:
+        p.start()
+    rates = [queue.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return float(sum(rates))
+
+
+def bound(env_rate: float, network_rate: float) -> float:
+    """The training rate of processes that each step their envs, then learn, with nothing else."""
+    return 1.0 / (1.0 / env_rate + 1.0 / network_rate)
+
+
 def train_in_temp_dir(trainer_class: type[TrainingRun], config: TrainConfig) -> TrainingRun:
     """Run the real trainer (until the config's ``max_seconds``) in a run dir that is thrown away."""
     with tempfile.TemporaryDirectory() as folder:
@@ -78,47 +153,50 @@ def training(config: TrainConfig, warmup: float, seconds: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", default="PongDeterministic-v4")
+    parser.add_argument("--presets", nargs="+", default=["fast", "seed"], help="presets to measure (default: fast seed)")
+    parser.add_argument("--env", help="game of every row (default: each preset's own)")
     parser.add_argument("--num-processes", type=int, default=2)
-    parser.add_argument("--envs-per-worker", type=int, nargs="+", default=[8, 16], help="K values of the batched rows; env-only uses the largest")
+    parser.add_argument("--envs-per-worker", type=int, nargs="*", default=[16], help="extra rows: the fast preset with these K")
     parser.add_argument("--seconds", type=float, default=60.0, help="measured seconds per mode")
     parser.add_argument("--warmup", type=float, default=15.0, help="seconds excluded at the start of training modes")
-    parser.add_argument("--eval-interval", type=float, default=10.0, help="evaluator pause of the 'evaluator pausing' rows (the fast preset's 10 s)")
     parser.add_argument("--out", type=Path, help="write the table as JSON here")
     args = parser.parse_args()
 
     def config(preset: str, **kwargs: object) -> TrainConfig:
-        return resolve_config(preset, env_name=args.env, num_processes=args.num_processes, max_steps=10**12, checkpoint_interval_s=1e9, **kwargs)
+        game = {"env_name": args.env} if args.env else {}
+        return resolve_config(preset, num_processes=args.num_processes, max_steps=10**12, checkpoint_interval_s=1e9, **game, **kwargs)
 
-    k_max = max(args.envs_per_worker)
+    modes = [(preset, config(preset)) for preset in args.presets]
+    modes += [(f"fast, {k} envs per worker", config("fast", envs_per_worker=k)) for k in args.envs_per_worker]
+    env_rates: dict[tuple[str, int], float] = {}
+    network_rates: dict[tuple[str, int, int, str], float] = {}
     rows: list[dict[str, object]] = []
-    env_rate = env_only(args.env, args.num_processes, k_max, args.seconds)
-    rows.append({"mode": f"env only ({args.num_processes} processes x {k_max} envs, random actions)", "steps_per_s": env_rate})
-    modes = [("classic A3C (the seed preset: 1 env per worker, 20-step rollouts), evaluator without pause", config("seed"))]
-    for k in args.envs_per_worker:
-        modes.append((f"batched A3C (fast preset), {k} envs per worker, evaluator without pause", config("fast", envs_per_worker=k, eval_interval_s=0.0)))
-        modes.append(
-            (f"batched A3C (fast preset), {k} envs per worker, evaluator pausing {args.eval_interval:g} s",
-             config("fast", envs_per_worker=k, eval_interval_s=args.eval_interval))
-        )
     for label, cfg in modes:
-        rows.append({"mode": label, "steps_per_s": training(cfg, args.warmup, args.seconds)})
-        print(f"{label}: {rows[-1]['steps_per_s']:,.0f} steps/s", flush=True)
-    for row in rows:
-        row["ratio_to_env_only"] = float(row["steps_per_s"]) / env_rate  # type: ignore[arg-type]
+        k, t = cfg.envs_per_worker, cfg.num_steps
+        if (cfg.env_name, k) not in env_rates:
+            env_rates[cfg.env_name, k] = env_only(cfg.env_name, args.num_processes, k, args.seconds)
+        net_key = (cfg.env_name, k, t, cfg.optimizer)
+        if net_key not in network_rates:
+            network_rates[net_key] = network_only(cfg, args.num_processes, args.seconds)
+        env_rate, net_rate = env_rates[cfg.env_name, k], network_rates[net_key]
+        ceiling = bound(env_rate, net_rate)
+        trained = training(cfg, args.warmup, args.seconds)
+        rows.append({
+            "preset": label, "env": cfg.env_name, "envs_per_worker": k, "num_steps": t, "eval_interval_s": cfg.eval_interval_s,
+            "env_only": env_rate, "network_only": net_rate, "bound": ceiling, "training": trained, "ratio_to_bound": trained / ceiling,
+        })
+        print(f"{label}: env-only {env_rate:,.0f}, network-only {net_rate:,.0f}, bound {ceiling:,.0f}, training {trained:,.0f} steps/s "
+              f"({trained / ceiling:.2f} of the bound)", flush=True)
 
-    print(f"| mode ({args.num_processes} workers, {args.env}) | steps/s | ratio to env-only |")
-    print("| --- | ---: | ---: |")
-    for row in rows:
-        print(f"| {row['mode']} | {row['steps_per_s']:,.0f} | {row['ratio_to_env_only']:.2f} |")
+    print(f"| preset ({args.num_processes} workers) | K x T | env-only | network-only | bound | training | ratio to bound |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        print(f"| {r['preset']} ({r['env']}) | {r['envs_per_worker']} x {r['num_steps']} | {r['env_only']:,.0f} | {r['network_only']:,.0f} "
+              f"| {r['bound']:,.0f} | {r['training']:,.0f} | {r['ratio_to_bound']:.2f} |")
     if args.out:
-        report = {
-            "command": "python benchmarks/throughput.py " + " ".join(
-                f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in vars(args).items() if k != "out" and v is not None
-            ),
-            "machine": {"cpus": mp.cpu_count(), "platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__},
-            "rows": rows,
-        }
+        from soak import machine_info
+
+        report = {"command": "python benchmarks/throughput.py " + " ".join(sys.argv[1:]), "machine": machine_info(), "rows": rows}
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2) + "\n")
 

@@ -1,13 +1,19 @@
-"""Train Pong and record the wall time and steps until it is solved.
+"""Train Pong and record the wall time and steps until it is solved, for one seed or several.
 
     python benchmarks/time_to_solve.py --run-dir runs/tts-fast --out docs/results/tts-fast.json
+    python benchmarks/time_to_solve.py --seeds 1 2 3 --run-dir runs/tts-fast --out docs/results/tts-fast-3seeds.json
     python benchmarks/time_to_solve.py --run-dir runs/tts-seed -- --preset seed
 
 "Solved" is the first evaluation round (``--eval-episodes`` greedy episodes with one weights
 copy, 5 by default) whose mean is >= ``--threshold`` (18, Pong); see ``summarize_run.solve_point``.
-The run stops there (SIGTERM, which checkpoints) unless
-``--keep-going``; it stops anyway at ``--max-minutes``. It trains with a plain ``a3c train``, the
-fast preset; flags after ``--`` go to ``a3c train`` and override it.
+A run stops there (SIGTERM, which checkpoints) unless ``--keep-going``; it stops anyway at
+``--max-minutes``. It trains with a plain ``a3c train``, the fast preset; flags after ``--`` go to
+``a3c train`` and override it.
+
+With ``--seeds``, the seeds train one after another (never side by side: they would share the
+cores), each in ``RUN_DIR/seed-N``, and the result adds the median and the spread (min, max) of
+the minutes and steps to solve. A seed whose run dir already holds a result (``result.json``) is
+not trained again, so an interrupted series can be taken up where it stopped.
 """
 
 from __future__ import annotations
@@ -15,46 +21,41 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from soak import machine_info  # noqa: E402
 from summarize_run import criterion, load, solve_point  # noqa: E402
 
 from a3c.runtime.run_dir import round_size_of  # noqa: E402
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run-dir", type=Path, required=True)
-    parser.add_argument("--max-minutes", type=float, default=45.0)
-    parser.add_argument("--keep-going", action="store_true", help="train to --max-minutes even once solved")
-    parser.add_argument("--out", type=Path, help="write the result as JSON here")
-    parser.add_argument("--threshold", type=float, default=18.0, help="greedy round mean that counts as solved (default 18)")
-    args, train_flags = parser.parse_known_args()
-    train_flags = [f for f in train_flags if f != "--"]
-
+def time_to_solve(run_dir: Path, train_flags: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    """One training run, stopped once solved (unless ``--keep-going``)."""
     command = [sys.executable, "-m", "a3c", "train", "--max-steps", str(10**9)]
-    command += ["--max-seconds", str(args.max_minutes * 60), *train_flags, "--run-dir", str(args.run_dir), "--quiet"]
+    command += ["--max-seconds", str(args.max_minutes * 60), *train_flags, "--run-dir", str(run_dir), "--quiet"]
     print("running:", " ".join(command), flush=True)
     proc = subprocess.Popen(command)
-    metrics = args.run_dir / "metrics.csv"
+    metrics = run_dir / "metrics.csv"
     solved = None
     while proc.poll() is None:
         time.sleep(10)
         if solved is None and metrics.exists():
-            solved = solve_point(load(metrics), round_size_of(args.run_dir), args.threshold)
+            solved = solve_point(load(metrics), round_size_of(run_dir), args.threshold)
             if solved is not None:
                 print(f"solved at {solved['t'] / 60:.1f} min, {solved['steps']:,.0f} steps", flush=True)
                 if not args.keep_going:
                     proc.send_signal(signal.SIGTERM)
     proc.wait()
     rows = load(metrics) if metrics.exists() else []
-    round_size = round_size_of(args.run_dir)
+    round_size = round_size_of(run_dir)
     solved = solve_point(rows, round_size, args.threshold) if rows else None
-    result = {
+    return {
         "command": " ".join(command),
         "criterion": criterion(round_size, args.threshold),
         "solved_mean": None if solved is None else solved["mean"],
@@ -64,6 +65,55 @@ def main() -> None:
         "last_wall_time_s": rows[-1]["t"] if rows else None,
         "last_global_steps": rows[-1]["steps"] if rows else None,
     }
+
+
+def spread(values: list[float]) -> dict[str, float] | None:
+    """Median, min and max, or None when there is nothing to summarise."""
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def summarise(runs: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """The series: how many seeds solved, and the median and spread of minutes and steps to solve.
+    A seed that did not solve is counted at its last figures (a lower bound), so the median never
+    flatters a series where some seeds failed."""
+    minutes = [(r["solved_at_s"] if r["solved"] else r["last_wall_time_s"] or 0.0) / 60 for r in runs.values()]
+    steps = [float(r["solved_at_steps"] if r["solved"] else r["last_global_steps"] or 0.0) for r in runs.values()]
+    return {
+        "seeds": sorted(runs),
+        "solved": sum(r["solved"] for r in runs.values()),
+        "minutes": spread([round(m, 2) for m in minutes]),
+        "steps": spread(steps),
+        "unsolved_counted_at_their_end": [seed for seed, r in runs.items() if not r["solved"]],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run-dir", type=Path, required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", help="train each of these seeds in turn, in RUN_DIR/seed-N")
+    parser.add_argument("--max-minutes", type=float, default=45.0)
+    parser.add_argument("--keep-going", action="store_true", help="train to --max-minutes even once solved")
+    parser.add_argument("--out", type=Path, help="write the result as JSON here")
+    parser.add_argument("--threshold", type=float, default=18.0, help="greedy round mean that counts as solved (default 18)")
+    args, train_flags = parser.parse_known_args()
+    train_flags = [f for f in train_flags if f != "--"]
+
+    if not args.seeds:
+        result = time_to_solve(args.run_dir, train_flags, args)
+    else:
+        runs = {}
+        for seed in args.seeds:
+            run_dir = args.run_dir / f"seed-{seed}"
+            done = run_dir / "result.json"
+            if done.exists():
+                runs[seed] = json.loads(done.read_text())
+                print(f"seed {seed}: already measured ({done})", flush=True)
+                continue
+            runs[seed] = time_to_solve(run_dir, [*train_flags, "--seed", str(seed)], args)
+            done.write_text(json.dumps(runs[seed], indent=2) + "\n")
+        result = {"machine": machine_info(), **summarise(runs), "runs": {str(seed): run for seed, run in runs.items()}}
     print(json.dumps(result))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -336,3 +336,65 @@ def test_a_dead_parameter_server_stops_the_run_in_one_line_with_the_last_checkpo
     config = resume_config(tmp_path / "run", max_steps=kept["global_step"] + 500)
     resumed = LocalRun(config, run_dir=tmp_path / "run", task=corridor_task(), quiet=True, resume=True).train()
     assert resumed.global_step >= kept["global_step"] + 500
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@pytest.mark.skipif(sys.platform != "linux", reason="process groups and signals as in a Linux terminal")
+def test_plain_backend_ray_starts_its_own_ray_and_ctrl_c_stops_everything_as_on_the_local_backend(ray_module, tmp_path):
+    import psutil
+    from proctree import sigint_default
+
+    run, out_path, err_path = tmp_path / "run", tmp_path / "out.txt", tmp_path / "err.txt"
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # no --address and no cluster to join
+    cmd = [sys.executable, "-m", "a3c", "train", "--backend", "ray", "--num-processes", "2", "--envs-per-worker", "2",
+           "--max-steps", "1000000000", "--log-interval", "1", "--run-dir", str(run), "--quiet"]
+    with out_path.open("w") as out, err_path.open("w") as err:
+        # A new session, so that the group's SIGINT reaches the driver and all it started, as a terminal's Ctrl-C does.
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, start_new_session=True, preexec_fn=sigint_default)
+    try:
+        deadline = time.monotonic() + 300
+        while not ((run / "train_metrics.csv").exists() and len((run / "train_metrics.csv").read_text().splitlines()) > 2):
+            assert proc.poll() is None and time.monotonic() < deadline, err_path.read_text()
+            time.sleep(0.5)
+        started = psutil.Process(proc.pid).children(recursive=True)  # Ray's own processes and the actors
+        assert len(started) >= 4
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    out, err = out_path.read_text(), err_path.read_text()
+    assert "on Ray (1 node, " in out  # a Ray of its own, on this machine
+    assert proc.returncode == 130, err
+    assert f"resume with: a3c train --resume {run}" in err and "Traceback" not in out + err
+    assert load_checkpoint(run / "checkpoints" / "latest.pt")["global_step"] > 0
+    _, alive = psutil.wait_procs(started, timeout=30)
+    assert not alive, f"left running: {alive}"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_killed_ray_evaluator_is_restarted_and_evaluates_on(ray_session, tmp_path, capsys):
+    from a3c.backends.base import EVALUATOR
+    from a3c.backends.ray.driver import RayRun
+
+    metrics = tmp_path / "run" / "metrics.csv"
+    rows = lambda: len(metrics.read_text().splitlines()) - 1 if metrics.exists() else 0  # noqa: E731
+    # eval_interval_s 0: the evaluator plays one episode after another, so the kill lands in one.
+    run = RayRun(_fault_config(max_restarts=1, eval_interval_s=0.0, eval_episodes=1), run_dir=tmp_path / "run", task=corridor_task(),
+                 progress_interval_s=3600)
+    killed: dict[str, int] = {}
+
+    def kill_evaluator() -> None:
+        killed["rows"] = rows()
+        ray_session.kill(ray_session.get_actor(run.actor_name(EVALUATOR)), no_restart=False)  # as after a crash
+
+    _when(lambda: rows() >= 3, kill_evaluator)
+    _when(lambda: run.restarts.get(EVALUATOR, 0) >= 1 and rows() >= killed["rows"] + 3,
+          lambda: setattr(run.signals, "received", signal.SIGTERM))
+    with pytest.raises(Terminated):
+        run.train()
+    out = capsys.readouterr().out
+    assert killed and "a3c-evaluator died (" in out and "restarting it (1/1)" in out
+    assert rows() >= killed["rows"] + 3  # the new evaluator played on

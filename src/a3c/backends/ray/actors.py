@@ -237,6 +237,8 @@ class Evaluator:
         return ray.get_runtime_context().get_node_id()
 
     def play(self, weights: np.ndarray) -> EpisodeResult:
+        if not hasattr(self, "model"):  # Ray restarted the process between two episodes: the driver restarts it in turn
+            raise RuntimeError("its process was restarted by Ray between episodes")
         set_flat_parameters(self.model, weights)
         result = play_greedy_episode(self.model, self.env, self.max_episode_length)
         assert result is not None  # no should_stop: the driver drops an episode it no longer wants

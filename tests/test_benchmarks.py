@@ -1,0 +1,24 @@
+"""The benchmarks' own arithmetic (the runs themselves are too long for the suite)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import time_to_solve  # noqa: E402
+
+
+def _run(solved_s: float | None, solved_steps: int | None, last_s: float, last_steps: int) -> dict:
+    return {"solved": solved_s is not None, "solved_at_s": solved_s, "solved_at_steps": solved_steps,
+            "last_wall_time_s": last_s, "last_global_steps": last_steps}
+
+
+def test_time_to_solve_reports_the_median_and_spread_and_counts_an_unsolved_seed_at_its_end():
+    runs = {1: _run(600.0, 1_000_000, 610.0, 1_010_000), 2: _run(900.0, 1_500_000, 905.0, 1_505_000), 3: _run(None, None, 1200.0, 2_000_000)}
+    summary = time_to_solve.summarise(runs)
+    assert summary["seeds"] == [1, 2, 3] and summary["solved"] == 2
+    assert summary["minutes"] == {"median": 15.0, "min": 10.0, "max": 20.0}
+    assert summary["steps"] == {"median": 1_500_000.0, "min": 1_000_000.0, "max": 2_000_000.0}
+    assert summary["unsolved_counted_at_their_end"] == [3]
