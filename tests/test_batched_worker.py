@@ -13,7 +13,7 @@ from a3c.algorithm.model import MLPActorCritic
 from a3c.algorithm.optim import SharedAdam
 from a3c.algorithm.seeding import seed_process
 from a3c.algorithm.task import Task, corridor_task, make_vector_env, mlp_model
-from a3c.algorithm.worker import BatchedWorker, Rollout, Worker
+from a3c.algorithm.worker import BatchedWorker, GroupedWorker, Rollout, Worker
 from a3c.backends.local import build_worker
 from a3c.runtime.shared import START_METHOD, SharedState
 
@@ -117,3 +117,97 @@ def test_batched_update_is_applied_clipped_and_counts_k_times_t_steps():
         delta = torch.cat([(b - p.detach()).flatten() for p, b in zip(shared_model.parameters(), before, strict=False)])
         assert 0 < delta.norm().item() <= config.max_grad_norm * 1.0001
     assert shared.global_step == 60
+
+
+def _twin_workers(worker_classes, config, envs_per_worker: int):
+    """Workers of the given classes with the same weights and the same scripted envs."""
+    seed_process(0)
+    template = MLPActorCritic(4, 2)
+    workers = []
+    for cls in worker_classes:
+        envs = make_vector_env(Task("Scripted", _scripted_env, mlp_model), list(range(envs_per_worker)), max_episode_length=1000)
+        shared = SharedState.create(MLPActorCritic(4, 2), None, mp.get_context(START_METHOD))
+        shared.model.load_state_dict(template.state_dict())
+        local = MLPActorCritic(4, 2)
+        local.load_state_dict(template.state_dict())
+        workers.append(cls(config, envs, local, shared.worker_link(0, 10**9), None))
+    return workers
+
+
+def test_one_group_recomputes_exactly_the_batched_workers_rollout():
+    """With one group, acting without a graph and replaying with one gives the batched worker's
+    rollout on the same data: log-probs, entropies, values, bootstrap, rewards and episode ends,
+    across episode ends inside a rollout (LSTM resets) and across rollouts (the carried state)."""
+    config = TrainConfig(env_name="Scripted", num_processes=1, num_steps=4, envs_per_worker=4, update_groups=1)
+    batched, grouped = _twin_workers([BatchedWorker, GroupedWorker], config, 4)
+    for _ in range(3):
+        seed_process(1)
+        expected = batched.rollout()
+        seed_process(1)
+        got = grouped.rollout()
+        for name in ("log_probs", "entropies", "values", "rewards", "bootstrap_value"):
+            torch.testing.assert_close(getattr(got, name), getattr(expected, name), msg=name)
+        assert torch.equal(got.dones, expected.dones) and got.dones.any()
+        assert sorted(got.episode_returns) == sorted(expected.episode_returns)
+
+
+class GroupSpyWorker(GroupedWorker):
+    """Records the clipped gradient of exactly each group's loss, and the group's width."""
+
+    expected: list[torch.Tensor]
+    widths: list[int]
+
+    def loss(self, rollout):
+        losses = super().loss(rollout)
+        total = losses.total(self.config.value_loss_coef)
+        params = list(self.model.parameters())
+        grads = torch.autograd.grad(total, params, retain_graph=True, allow_unused=True)
+        grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads, strict=False)]
+        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+        scale = min(1.0, self.config.max_grad_norm / (float(norm) + 1e-6))
+        self.expected = [g * scale for g in grads]
+        self.widths = [*getattr(self, "widths", []), rollout.rewards.shape[1]]
+        return losses
+
+
+def test_each_grouped_update_applies_exactly_its_own_groups_gradient():
+    """K=4 envs in 2 groups: each rollout of 4 x 5 steps gives 2 updates, each moving the shared
+    weights by exactly its own group's clipped gradient (SGD, lr 1), computed from its 2 envs only."""
+    seed_process(0)
+    lr = 1.0
+    config = TrainConfig(env_name="Corridor", num_processes=1, num_steps=5, envs_per_worker=4, update_groups=2, lr=lr, max_grad_norm=0.5)
+    shared_model = MLPActorCritic(10, 3)
+    optimizer = torch.optim.SGD(shared_model.parameters(), lr=lr)
+    shared = SharedState.create(shared_model, optimizer, mp.get_context(START_METHOD))
+    envs = make_vector_env(corridor_task(), [0, 1, 2, 3], max_episode_length=1000)
+    worker = GroupSpyWorker(config, envs, MLPActorCritic(10, 3), shared.worker_link(0, 10**9), optimizer)
+    gradients = []
+    for update in range(6):
+        before = [p.detach().clone() for p in shared_model.parameters()]
+        stats = worker.update()
+        assert stats.applied and stats.steps == 2 * 5
+        for p, b, g in zip(shared_model.parameters(), before, worker.expected, strict=False):
+            torch.testing.assert_close((b - p.detach()) / lr, g, rtol=1e-4, atol=1e-6, msg=f"update {update}")
+        gradients.append(torch.cat([g.flatten() for g in worker.expected]))
+        # The envs act once per rollout: 20 steps counted at each rollout's first group only.
+        assert shared.global_step == 20 * (update // 2 + 1)
+    assert worker.widths == [2] * 6
+    assert all(not torch.equal(a, b) for a, b in zip(gradients[::2], gradients[1::2], strict=True))  # two groups, two gradients
+
+    # A group's replay depends on its own envs only: replaying all 4 gives the same rows.
+    assert worker.experience is not None
+    with torch.no_grad():
+        whole = worker.replay(worker.experience, slice(0, 4), [])
+        second = worker.replay(worker.experience, slice(2, 4), [])
+    torch.testing.assert_close(whole.log_probs[:, 2:], second.log_probs)
+    torch.testing.assert_close(whole.values[:, 2:], second.values)
+
+
+def test_update_groups_must_divide_the_envs():
+    from a3c.errors import UserError
+
+    with pytest.raises(UserError, match="--update-groups 3 must divide --envs-per-worker 8"):
+        TrainConfig(envs_per_worker=8, update_groups=3).validate()
+    config = TrainConfig(env_name="Corridor", num_processes=1, envs_per_worker=4, update_groups=2)
+    shared = SharedState.create(MLPActorCritic(10, 3), None, mp.get_context(START_METHOD))
+    assert type(build_worker(0, config, corridor_task(), shared)) is GroupedWorker

@@ -106,6 +106,12 @@ class TrainConfig:
     matches, start this run instead of random weights: to fine-tune an agent, say with a lower
     ``--lr`` or under another protocol. The run's own global step still starts at 0."""
 
+    update_groups: int = 1
+    """Updates per batched rollout: the K envs are split into this many groups (K must divide by
+    it), each with an update of its own. The K envs still act with one batched forward pass per
+    step; each group's loss is then recomputed with the shared weights of that moment. 1 is one
+    update per K x T samples, as the batched worker makes."""
+
     optimizer: str = "adam"
     """``adam`` (SharedAdam, the seed's) or ``rmsprop`` (the A3C paper's shared RMSProp)."""
 
@@ -189,6 +195,9 @@ class TrainConfig:
         integer("max_episode_length", 1)
         integer("max_steps", 1)
         integer("envs_per_worker", 1)
+        integer("update_groups", 1)
+        if self.envs_per_worker % self.update_groups:
+            raise UserError(f"--update-groups {self.update_groups} must divide --envs-per-worker {self.envs_per_worker}")
         integer("max_restarts", 0)
         integer("max_nonfinite_updates", 1)
         integer("noop_max", 0)

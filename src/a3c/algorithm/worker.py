@@ -339,9 +339,121 @@ class BatchedWorker(Worker):
         )
 
 
+@dataclass
+class Experience:
+    """What K envs did over one rollout, acted on without a graph: enough to recompute any group
+    of envs' forward passes with gradients."""
+
+    start_hidden: Hidden
+    """(K, H) LSTM state at the rollout's start."""
+    obs: torch.Tensor
+    """(T, K, ...) observations acted on."""
+    actions: torch.Tensor
+    """(T, K) actions taken."""
+    rewards: torch.Tensor
+    """(T, K) rewards, clipped to [-1, 1]."""
+    dones: torch.Tensor
+    """(T, K) episode-end flags."""
+    final_obs: torch.Tensor
+    """(K, ...) observations after the last step, for the bootstrap values."""
+    episode_returns: list[float]
+
+
+class GroupedWorker(BatchedWorker):
+    """K envs acting together, with ``update_groups`` updates per rollout instead of one.
+
+    The envs act for ``num_steps`` steps with one batched forward pass per step and no graph.
+    Then each group of K / G envs, in turn, syncs with the shared weights, recomputes its own
+    forward passes from its recorded observations and LSTM state with gradients, and makes an
+    update from its own loss alone. So a rollout of K x T samples gives G updates, each as fresh
+    as the shared weights at its start, for one extra forward pass (the acting one) per sample.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        envs: gym.vector.VectorEnv,
+        local_model: RecurrentActorCritic,
+        link: WorkerLink,
+        optimizer: Optimizer | None = None,
+    ) -> None:
+        super().__init__(config, envs, local_model, link, optimizer)
+        size = self.num_envs // config.update_groups
+        self.groups = [slice(g * size, (g + 1) * size) for g in range(config.update_groups)]
+        self.experience: Experience | None = None
+        self.pending: list[slice] = []
+        """Groups of the last rollout that have not made their update yet."""
+
+    def act(self) -> Experience:
+        """One rollout of all K envs with batched forward passes and no graph."""
+        cfg = self.config
+        start_hidden = (self.hidden[0].detach(), self.hidden[1].detach())
+        obs, actions, rewards, dones = [], [], [], []
+        finished: list[float] = []
+        with torch.no_grad():
+            for _ in range(cfg.num_steps):
+                current = self._obs_tensor()
+                _, logits, hidden = self.model(current, self.hidden)
+                action = F.softmax(logits, dim=-1).multinomial(num_samples=1).squeeze(1)
+                self.obs, step_rewards, terminated, truncated, _ = self.env.step(action.numpy())
+                reward = np.asarray(step_rewards, dtype=np.float64)
+                done = np.logical_or(terminated, truncated)
+                self.episode_returns += reward
+                finished.extend(float(r) for r in self.episode_returns[done])
+                self.episode_returns[done] = 0.0
+                obs.append(current)
+                actions.append(action)
+                rewards.append(torch.from_numpy(np.clip(reward, -1.0, 1.0).astype(np.float32)))
+                dones.append(torch.from_numpy(done))
+                self.link.count_steps(self.num_envs)
+                keep = torch.from_numpy(~done).float().unsqueeze(1)
+                self.hidden = (hidden[0] * keep, hidden[1] * keep)
+        return Experience(start_hidden, torch.stack(obs), torch.stack(actions), torch.stack(rewards), torch.stack(dones),
+                          self._obs_tensor(), finished)
+
+    def replay(self, experience: Experience, rows: slice, episode_returns: list[float]) -> Rollout:
+        """The rollout of envs ``rows``, recomputed with the local model's weights and a graph."""
+        hidden = (experience.start_hidden[0][rows], experience.start_hidden[1][rows])
+        log_probs, entropies, values = [], [], []
+        for t in range(self.config.num_steps):
+            value, logits, hidden = self.model(experience.obs[t, rows], hidden)
+            log_prob = F.log_softmax(logits, dim=-1)
+            entropies.append(-(log_prob * F.softmax(logits, dim=-1)).sum(1))
+            log_probs.append(log_prob.gather(1, experience.actions[t, rows].unsqueeze(1)).squeeze(1))
+            values.append(value.squeeze(1))
+            keep = (~experience.dones[t, rows]).float().unsqueeze(1)
+            hidden = (hidden[0] * keep, hidden[1] * keep)
+        with torch.no_grad():
+            bootstrap = self.model(experience.final_obs[rows], hidden)[0].squeeze(1)
+        return Rollout(
+            log_probs=torch.stack(log_probs),
+            entropies=torch.stack(entropies),
+            values=torch.stack(values),
+            rewards=experience.rewards[:, rows],
+            bootstrap_value=bootstrap,
+            done=False,
+            episode_returns=episode_returns,
+            dones=experience.dones[:, rows],
+        )
+
+    def rollout(self) -> Rollout:
+        """The next group's rollout, acting first when every group of the last one has updated."""
+        if not self.pending:
+            self.experience = self.act()
+            self.pending = list(self.groups)
+            returns = self.experience.episode_returns  # reported once, with the first group
+        else:
+            returns = []
+        assert self.experience is not None
+        return self.replay(self.experience, self.pending.pop(0), returns)
+
+
 def worker_class(config: TrainConfig) -> type[Worker]:
-    """The seed's worker for one env per worker, the batched one for more."""
-    return Worker if config.envs_per_worker == 1 else BatchedWorker
+    """The seed's worker for one env per worker, the batched one for more, the grouped one for
+    more than one update per batched rollout."""
+    if config.envs_per_worker == 1:
+        return Worker
+    return BatchedWorker if config.update_groups == 1 else GroupedWorker
 
 
 def build_envs_and_model(rank: int, config: TrainConfig, task: Task) -> tuple[gym.Env | gym.vector.VectorEnv, RecurrentActorCritic]:
