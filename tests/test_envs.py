@@ -76,6 +76,16 @@ def test_a_pinned_pong_frame_becomes_the_seed_pipelines_42x42_observation():
     np.testing.assert_array_equal(out, pinned["expected"])
 
 
+def test_frame_preprocessing_gives_the_seed_functions_bits_on_random_frames():
+    """The seed's function, as its notebook wrote it, against ours, on frames of every colour."""
+    from data.make_pong_frame import seed_process_frame42
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        frame = rng.integers(0, 256, (210, 160, 3), dtype=np.uint8)
+        np.testing.assert_array_equal(process_frame42(frame), seed_process_frame42(frame))
+
+
 def test_frame_preprocessing_on_a_synthetic_frame_with_hand_computed_values():
     frame = np.zeros((210, 160, 3), dtype=np.uint8)
     frame[:34] = 255  # score area, cropped away

@@ -22,9 +22,11 @@ def process_frame42(frame: np.ndarray) -> np.ndarray:
     # Two resizes, not one: the intermediate 80x80 step changes the result and is the seed's.
     frame = cv2.resize(frame, (80, 80))
     frame = cv2.resize(frame, (42, 42))
-    grey = frame.mean(axis=2, keepdims=True).astype(np.float32)
+    # The seed's frame.mean(axis=2), written out: the same float64 sums and division, so the same
+    # bits, without numpy's slow reduction over a 3-wide axis (about 200 us a frame, measured).
+    grey = ((frame[:, :, 0].astype(np.float64) + frame[:, :, 1] + frame[:, :, 2]) / 3.0).astype(np.float32)
     grey *= 1.0 / 255.0
-    return np.moveaxis(grey, -1, 0)
+    return grey[np.newaxis]
 
 
 class Rescale42x42(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
