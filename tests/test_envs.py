@@ -76,6 +76,38 @@ def test_a_pinned_pong_frame_becomes_the_seed_pipelines_42x42_observation():
     np.testing.assert_array_equal(out, pinned["expected"])
 
 
+def test_a_pinned_grey_pong_frame_becomes_its_42x42_observation_close_to_the_seeds():
+    """--frames grey: the ALE's grey screen of the same moment as pong_frame.npz, cropped and
+    resized as the seed's. The observation is the seed's picture in another grey: the same
+    shapes, correlated above 0.98 (the seed's averages R, G and B; the ALE weighs them by luminance)."""
+    pinned = np.load(DATA / "pong_grey_frame.npz")
+    out = process_frame42(pinned["frame"])
+    assert out.shape == (1, 42, 42) and out.dtype == np.float32
+    np.testing.assert_array_equal(out, pinned["expected"])
+    seed = np.load(DATA / "pong_frame.npz")["expected"]
+    assert not np.array_equal(out, seed)
+    assert np.corrcoef(out.ravel(), seed.ravel())[0, 1] > 0.98
+
+
+def test_the_grey_pipeline_renders_no_rgb_screen_and_its_agents_are_evaluated_with_it(tmp_path):
+    from a3c.algorithm.model import ActorCritic
+    from a3c.runtime.checkpoint import make_checkpoint, save_checkpoint
+    from a3c.runtime.policy import load_policy
+
+    grey = make_atari_env("PongDeterministic-v4", 0, frames="grey")
+    assert grey.unwrapped._obs_type == "grayscale" and grey.observation_space.shape == (1, 42, 42)
+    obs, _ = grey.reset(seed=0)
+    assert obs.shape == (1, 42, 42) and np.isfinite(obs).all()
+    grey.close()
+    for frames in ("grey", "seed"):
+        ck = make_checkpoint(ActorCritic(1, 6), env_id="PongDeterministic-v4", global_step=1, config={"frames": frames})
+        policy = load_policy(save_checkpoint(ck, tmp_path / f"{frames}.pt"))
+        assert policy.env.unwrapped._obs_type == ("grayscale" if frames == "grey" else "rgb")
+        policy.env.close()
+    with pytest.raises(UserError, match="--frames must be one of seed, grey"):
+        make_atari_env("PongDeterministic-v4", 0, frames="colour")
+
+
 def test_frame_preprocessing_gives_the_seed_functions_bits_on_random_frames():
     """The seed's function, as its notebook wrote it, against ours, on frames of every colour."""
     from data.make_pong_frame import seed_process_frame42

@@ -22,6 +22,9 @@ from a3c.errors import UserError
 #: Optimisers that ``--optimizer`` accepts.
 OPTIMIZERS = ("adam", "rmsprop")
 
+#: Frame pipelines that ``--frames`` accepts: the seed's from the RGB screen, or from the ALE's grey one.
+FRAMES = ("seed", "grey")
+
 #: Learning-rate schedules that ``--lr-schedule`` accepts.
 LR_SCHEDULES = ("constant", "linear")
 
@@ -54,6 +57,12 @@ class TrainConfig:
     noop_max: int = 0
     """Random no-op starts: 0 to this many NOOP actions after each reset (0: none; 30 is the
     protocol of Mnih et al. 2015)."""
+
+    frames: str = "seed"
+    """How a screen becomes the 42x42 observation. ``seed``: the seed's pipeline (the RGB screen,
+    cropped, resized to 80x80 then 42x42, the colour channels averaged). ``grey``: the ALE's own
+    grey screen (its luminance), cropped and resized the same way: no RGB screen is rendered and a
+    third of the resizing remains. The agent is evaluated with the frames it was trained on."""
 
     lr: float = 0.0001
     """Learning rate of the shared optimiser."""
@@ -206,6 +215,8 @@ class TrainConfig:
             raise UserError(f"--sticky must be a probability in [0, 1], got {self.sticky}")
         if self.checkpoint_interval_steps is not None:
             integer("checkpoint_interval_steps", 1)
+        if self.frames not in FRAMES:
+            raise UserError(f"--frames must be one of {', '.join(FRAMES)}, got {self.frames!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise UserError(f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if self.optimizer not in OPTIMIZERS:

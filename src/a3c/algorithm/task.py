@@ -49,7 +49,7 @@ def mlp_model(env: HasSpaces) -> RecurrentActorCritic:
     return MLPActorCritic(*_inputs_and_actions(env))
 
 
-def atari_task(env_id: str, sticky: float | None = None, noop_max: int = 0) -> Task:
+def atari_task(env_id: str, sticky: float | None = None, noop_max: int = 0, frames: str = "seed") -> Task:
     """The seed's setting: a preprocessed Atari game and the conv+LSTM network, with the
     sticky-action probability (None: the id's own) and no-op starts of
     :func:`a3c.algorithm.envs.atari.make_atari_env`.
@@ -58,7 +58,7 @@ def atari_task(env_id: str, sticky: float | None = None, noop_max: int = 0) -> T
     """
     resolve_env_id(env_id)
     check_env_settings(sticky, noop_max)
-    return Task(env_id, functools.partial(make_atari_env, env_id, sticky=sticky, noop_max=noop_max), conv_model)
+    return Task(env_id, functools.partial(make_atari_env, env_id, sticky=sticky, noop_max=noop_max, frames=frames), conv_model)
 
 
 def corridor_task(length: int = 10, time_limit: int = 20) -> Task:

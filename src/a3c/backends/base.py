@@ -121,7 +121,7 @@ class TrainingRun:
         step counter, weights, optimiser statistics, best evaluation and wall clock carry on,
         and the metrics files are appended to."""
         self.config = config.validate()
-        self.task = task or atari_task(config.env_name, config.sticky, config.noop_max)
+        self.task = task or atari_task(config.env_name, config.sticky, config.noop_max, config.frames)
         if resume and run_dir is None:
             raise UserError("resuming needs the run dir to continue")
         self.run = RunDir(run_dir or default_run_dir(self.task.env_id))

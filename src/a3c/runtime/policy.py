@@ -70,7 +70,8 @@ def load_policy(
             raise UserError("the Corridor test task has no screen to render; record an Atari game")
         env = corridor_task().make_env(seed)
     else:
-        env = make_atari_env(protocol.env_id, seed, render_mode=render_mode, sticky=protocol.sticky, noop_max=protocol.noop_max)
+        frames = str((checkpoint.get("config") or {}).get("frames", "seed"))  # what the network was trained to see
+        env = make_atari_env(protocol.env_id, seed, render_mode=render_mode, sticky=protocol.sticky, noop_max=protocol.noop_max, frames=frames)
     try:
         assert isinstance(env.action_space, gym.spaces.Discrete)
         num_actions = int(env.action_space.n)

@@ -33,6 +33,7 @@ import gymnasium as gym
 import numpy as np
 from ale_py.env import AtariEnv
 
+from a3c.algorithm.config import FRAMES
 from a3c.algorithm.envs.wrappers import (
     FireAtLifeStart,
     NoopStart,
@@ -153,20 +154,27 @@ def make_atari_env(
     *,
     sticky: float | None = None,
     noop_max: int = 0,
+    frames: str = "seed",
 ) -> gym.Env:
     """Build the seed's Atari env: observations are float32 arrays of shape (1, 42, 42).
 
     ``seed`` seeds the emulator (sticky actions, random frame skips, no-op starts) and the action
     space; later ``reset()`` calls without a seed continue from it. ``sticky`` is the ALE's
     repeat-action probability (None: the id's own, see the table above); ``noop_max`` > 0 takes
-    0 to ``noop_max`` random NOOPs after each reset. Raises :class:`UserError` for an id that is
-    not an Atari game or a setting out of range.
+    0 to ``noop_max`` random NOOPs after each reset. ``frames`` is the pipeline (``seed`` from the
+    RGB screen, ``grey`` from the ALE's grey one; see ``TrainConfig.frames``); ``render()`` shows
+    the RGB screen either way. Raises :class:`UserError` for an id that is not an Atari game or a
+    setting out of range.
     """
     spec = resolve_env_id(env_id)
     check_env_settings(sticky, noop_max)
     kwargs = spec.make_kwargs()
     if sticky is not None:
         kwargs["repeat_action_probability"] = float(sticky)
+    if frames not in FRAMES:
+        raise UserError(f"--frames must be one of {', '.join(FRAMES)}, got {frames!r}")
+    if frames == "grey":
+        kwargs["obs_type"] = "grayscale"
     env = gym.make(spec.ale_id, render_mode=render_mode, **kwargs)
     if seed is not None:
         # Seed the raw env before the normaliser wraps it, so seeding does not count as a frame.
