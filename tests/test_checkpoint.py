@@ -126,6 +126,11 @@ def test_init_from_a_checkpoint_of_another_network_is_one_clear_line(tmp_path):
     config = TrainConfig(env_name="Corridor", num_processes=1, init_from=str(path))
     with pytest.raises(UserError, match=r"cannot start from .*pong.pt.*does not match this run's network"):
         LocalRun(config, tmp_path / "run", corridor_task())._build_model(None)
+    # An agent that sees other frames would start from weights that mean nothing to it.
+    grey = make_checkpoint(ActorCritic(1, 6), env_id="PongDeterministic-v4", global_step=1, config={"frames": "grey"})
+    config = TrainConfig(num_processes=1, init_from=str(save_checkpoint(grey, tmp_path / "grey.pt")))
+    with pytest.raises(UserError, match="was trained on grey frames; pass --frames grey to start from it"):
+        LocalRun(config, tmp_path / "run3")
 
 
 

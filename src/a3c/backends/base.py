@@ -128,6 +128,10 @@ class TrainingRun:
         # Read before anything is written, so that a missing or unreadable file costs nothing.
         self.initial = load_checkpoint(config.init_from) if config.init_from is not None and not resume else None
         """The checkpoint a fresh run starts from (``init_from``)."""
+        if self.initial is not None:
+            frames = (self.initial.get("config") or {}).get("frames", "seed")
+            if frames != config.frames:
+                raise UserError(f"{self.initial['path']!r} was trained on {frames} frames; pass --frames {frames} to start from it")
         self.force = force
         self.quiet = quiet
         self.resume = resume
