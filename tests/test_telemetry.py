@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import time
 
 import pytest
 
@@ -41,6 +42,29 @@ def test_worker_reporter_sums_updates_and_sends_at_its_interval():
     assert (report.episodes, report.return_sum) == (1, -21.0)
     reporter.flush()
     assert len(events.items) == 1  # an empty window sends nothing
+
+
+def _burn_cpu(seconds: float) -> None:
+    start = time.process_time()
+    while time.process_time() - start < seconds:
+        pass
+
+
+def test_worker_reports_carry_the_cpu_time_used_since_the_last_one_and_none_is_lost():
+    events = ListQueue()
+    reporter = WorkerReporter(rank=0, events=events, interval_s=3600)
+    _burn_cpu(0.05)
+    reporter.flush()  # no update yet: nothing sent, the CPU time waits
+    assert events.items == []
+    _burn_cpu(0.05)
+    reporter.record(_stats(1.0))
+    reporter.flush()
+    (report,) = events.items
+    assert 0.1 <= report.cpu_s < 5.0
+    _burn_cpu(0.02)
+    reporter.record(_stats(1.0))
+    reporter.flush()
+    assert 0.02 <= events.items[1].cpu_s < report.cpu_s  # only what came after the first report
 
 
 def test_a_report_stays_one_atomic_pipe_write_however_many_episodes_end():

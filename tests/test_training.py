@@ -89,6 +89,8 @@ def test_a3c_learns_the_corridor_where_a_random_policy_fails(tmp_path, kind):
     result = train(config, run_dir=tmp_path / "run", task=corridor_task(), quiet=True)
     assert set(result.exit_codes.values()) == {0}
     assert_learned_the_corridor(result, config)
+    # The evaluator plays 9-step episodes and pauses 1 s between them: a small share of the CPU.
+    assert result.evaluator_cpu_share is not None and 0 < result.evaluator_cpu_share < 0.5
 
 
 def _assert_training_logs(run_dir, config: TrainConfig) -> None:

@@ -8,9 +8,10 @@ so the field scores agents under sticky actions or random no-op starts.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
@@ -35,6 +36,8 @@ class EpisodeResult:
     length: int
     ended_by: str
     """``terminated``, ``truncated`` (by the env's own time limit), ``max_length`` or ``stuck``."""
+    cpu_s: float = field(default=0.0, compare=False)
+    """CPU seconds the episode took in its process: what evaluation costs the cores."""
 
 
 def greedy_action(model: RecurrentActorCritic, obs: np.ndarray, hidden: tuple[torch.Tensor, torch.Tensor]) -> tuple[int, tuple[torch.Tensor, torch.Tensor]]:
@@ -57,6 +60,7 @@ def play_greedy_episode(
     ``seed`` seeds the reset (sticky actions, no-op starts, the normaliser start afresh), so
     that the episode does not depend on the episodes played before it. ``on_step(length,
     total_reward)`` is called after every env step (``a3c record`` grabs a frame there)."""
+    started = time.process_time()
     obs, _ = env.reset(seed=seed)
     hidden = model.initial_state()
     recent: deque[int] = deque(maxlen=stuck_repeats)
@@ -72,13 +76,13 @@ def play_greedy_episode(
         if on_step is not None:
             on_step(length, total)
         if terminated:
-            return EpisodeResult(total, length, "terminated")
+            return EpisodeResult(total, length, "terminated", time.process_time() - started)
         if truncated:
-            return EpisodeResult(total, length, "truncated")
+            return EpisodeResult(total, length, "truncated", time.process_time() - started)
         if length >= max_episode_length:
-            return EpisodeResult(total, length, "max_length")
+            return EpisodeResult(total, length, "max_length", time.process_time() - started)
         if len(recent) == stuck_repeats and recent.count(recent[0]) == stuck_repeats:
-            return EpisodeResult(total, length, "stuck")
+            return EpisodeResult(total, length, "stuck", time.process_time() - started)
 
 
 def build_evaluator(rank: int, config: TrainConfig, task: Task) -> tuple[gym.Env, RecurrentActorCritic]:

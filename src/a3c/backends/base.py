@@ -64,6 +64,8 @@ class TrainResult:
     the one that stopped the run)."""
     step_samples: list[tuple[float, int]]
     """(seconds since start, global step), sampled about every 0.2 s."""
+    evaluator_cpu_share: float | None = None
+    """The evaluator's share of the CPU time that the workers and the evaluator used."""
 
 
 EVALUATOR = "a3c-evaluator"
@@ -150,6 +152,8 @@ class TrainingRun:
         self.storage_failed = False
         """A write to the run dir failed (full disk, I/O error): stop, and write nothing more."""
         self.best_eval: float | None = None
+        self.cpu_s: dict[str, float] = {}
+        """CPU seconds reported by the workers (``workers``) and the evaluator, this invocation."""
         self.start = 0.0
         """Unix time at which the run's wall clock reads 0 (earlier than now when resuming)."""
         self.start_step = 0
@@ -336,12 +340,20 @@ class TrainingRun:
             raise TrainingFailed(f"{', '.join(problems)}; stopped at step {self.global_step:,}; {kept} resume with: a3c train --resume {self.run.path}")
         wall = time.time() - invocation_start
         steps_now = self.global_step - self.start_step
+        share = self.evaluator_cpu_share
+        evaluator = "" if share is None else f"; the evaluator took {share:.0%} of the children's CPU time"
         self._log(
             f"done: {self.global_step:,} steps, {steps_now:,} of them in {format_elapsed(wall)} "
-            f"({steps_now / max(wall, 1e-9):.0f} steps/s); checkpoints in {self.run.checkpoint_dir}"
+            f"({steps_now / max(wall, 1e-9):.0f} steps/s){evaluator}; checkpoints in {self.run.checkpoint_dir}"
         )
         best = self.run.best_path if self.run.best_path.exists() else None
-        return TrainResult(self.run.path, self.global_step, wall, latest, best, self._exit_codes(), self.step_samples)
+        return TrainResult(self.run.path, self.global_step, wall, latest, best, self._exit_codes(), self.step_samples, share)
+
+    @property
+    def evaluator_cpu_share(self) -> float | None:
+        """The evaluator's share of the CPU time the children reported (None before any report)."""
+        total = sum(self.cpu_s.values())
+        return self.cpu_s.get(EVALUATOR, 0.0) / total if total > 0 else None
 
     def _storage_failed(self, error: StorageError | str) -> None:
         """A write to the run dir failed: the run stops, and writes nothing more (the last good
@@ -407,12 +419,14 @@ class TrainingRun:
             if isinstance(message, StorageReport):
                 self._storage_failed(message.message)
             elif isinstance(message, EvalReport):
+                self.cpu_s[EVALUATOR] = self.cpu_s.get(EVALUATOR, 0.0) + message.cpu_s
                 self.log.eval_episode(message)
                 if message.round_mean is not None:
                     self.progress.eval_result(message.round_mean, message.round_episodes)
                     self.best_eval = message.round_mean if self.best_eval is None else max(self.best_eval, message.round_mean)
                 self.progress.log(eval_line(message))
             else:
+                self.cpu_s["workers"] = self.cpu_s.get("workers", 0.0) + message.cpu_s
                 self.log.worker_report(message)
                 if message.skipped:
                     self._log(

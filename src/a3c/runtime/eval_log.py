@@ -65,7 +65,7 @@ class EvaluationLog:
                 "unix_time": f"{now:.1f}",
             }
         )
-        report = EvalReport(elapsed, global_step, result.reward, result.length, result.ended_by)
+        report = EvalReport(elapsed, global_step, result.reward, result.length, result.ended_by, cpu_s=result.cpu_s)
         self.round.append(result.reward)
         if len(self.round) < self.round_size:
             return report

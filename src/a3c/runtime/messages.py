@@ -41,6 +41,8 @@ class WorkerReport:
     than a list keep every report a few hundred bytes, one atomic pipe write (under PIPE_BUF),
     so a child killed while sending can never leave half a report in the queue."""
     return_sum: float = 0.0
+    cpu_s: float = 0.0
+    """CPU seconds the worker's process used since its last report."""
 
     @property
     def has_news(self) -> bool:
@@ -55,6 +57,7 @@ class WorkerReport:
         self.grad_norm += other.grad_norm
         self.episodes += other.episodes
         self.return_sum += other.return_sum
+        self.cpu_s += other.cpu_s
 
 
 @dataclass
@@ -73,6 +76,8 @@ class EvalReport:
     round_episodes: int = 0
     weights_step: int = 0
     """The global step at which the round's weights were copied."""
+    cpu_s: float = 0.0
+    """CPU seconds the episode took in the evaluator's process."""
 
 
 @dataclass
@@ -119,6 +124,7 @@ class WorkerReporter:
         self.interval_s = interval_s
         self.pending = WorkerReport(rank)
         self.last_sent = time.monotonic()
+        self.cpu_mark = time.process_time()
 
     def record(self, stats: UpdateStats) -> None:
         self.pending.episodes += len(stats.episode_returns)
@@ -139,12 +145,16 @@ class WorkerReporter:
         returns them to the trainer with each slice of work."""
         report, self.pending = self.pending, WorkerReport(self.rank)
         self.last_sent = time.monotonic()
+        now = time.process_time()
+        report.cpu_s, self.cpu_mark = report.cpu_s + now - self.cpu_mark, now
         return report
 
     def flush(self) -> None:
         report = self.take()
         if report.has_news:
             send(self.events, report)
+        else:  # nothing worth a message: the CPU time waits for the next one
+            self.pending.cpu_s = report.cpu_s
 
 
 def send(events: Any, message: Message) -> None:
