@@ -146,9 +146,15 @@ def rate_after_warmup(trainer: TrainingRun, warmup: float) -> float:
     return (s1 - s0) / (t1 - t0)
 
 
-def training(config: TrainConfig, warmup: float, seconds: float) -> float:
+def training(config: TrainConfig, warmup: float, seconds: float) -> tuple[float, float | None]:
+    """Global steps/s after the warm-up, and the evaluator's share of the children's CPU time."""
     config.max_seconds = warmup + seconds
-    return rate_after_warmup(train_in_temp_dir(LocalRun, config), warmup)
+    trainer = train_in_temp_dir(LocalRun, config)
+    return rate_after_warmup(trainer, warmup), trainer.evaluator_cpu_share
+
+
+def _share(share: object) -> str:
+    return "-" if not isinstance(share, float) else f"{share:.0%}"
 
 
 def main() -> None:
@@ -180,19 +186,20 @@ def main() -> None:
             network_rates[net_key] = network_only(cfg, args.num_processes, args.seconds)
         env_rate, net_rate = env_rates[cfg.env_name, k], network_rates[net_key]
         ceiling = bound(env_rate, net_rate)
-        trained = training(cfg, args.warmup, args.seconds)
+        trained, evaluator_share = training(cfg, args.warmup, args.seconds)
         rows.append({
             "preset": label, "env": cfg.env_name, "envs_per_worker": k, "num_steps": t, "eval_interval_s": cfg.eval_interval_s,
             "env_only": env_rate, "network_only": net_rate, "bound": ceiling, "training": trained, "ratio_to_bound": trained / ceiling,
+            "evaluator_cpu_share": evaluator_share,
         })
         print(f"{label}: env-only {env_rate:,.0f}, network-only {net_rate:,.0f}, bound {ceiling:,.0f}, training {trained:,.0f} steps/s "
               f"({trained / ceiling:.2f} of the bound)", flush=True)
 
-    print(f"| preset ({args.num_processes} workers) | K x T | env-only | network-only | bound | training | ratio to bound |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(f"| preset ({args.num_processes} workers) | K x T | env-only | network-only | bound | training | ratio to bound | evaluator's CPU |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         print(f"| {r['preset']} ({r['env']}) | {r['envs_per_worker']} x {r['num_steps']} | {r['env_only']:,.0f} | {r['network_only']:,.0f} "
-              f"| {r['bound']:,.0f} | {r['training']:,.0f} | {r['ratio_to_bound']:.2f} |")
+              f"| {r['bound']:,.0f} | {r['training']:,.0f} | {r['ratio_to_bound']:.2f} | {_share(r['evaluator_cpu_share'])} |")
     if args.out:
         from soak import machine_info
 

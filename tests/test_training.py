@@ -193,6 +193,20 @@ def test_a_failing_worker_stops_the_run_instead_of_hanging(tmp_path):
     assert (tmp_path / "run" / "checkpoints" / "latest.pt").exists()
 
 
+def _evaluator_env_slow_to_build(seed, evaluator_seed=2):
+    if seed == evaluator_seed:  # the evaluator (rank 2 with seed 0): as if imports took a minute
+        time.sleep(60)
+    return make_corridor(seed)
+
+
+def test_a_run_stopped_while_a_child_is_still_starting_up_ends_it_without_a_fault(tmp_path):
+    task = Task("Corridor", _evaluator_env_slow_to_build, mlp_model)
+    config = TrainConfig(env_name="Corridor", num_processes=2, max_steps=10**9, seed=0, max_seconds=2.0)
+    result = train(config, run_dir=tmp_path / "run", task=task, quiet=True)  # no TrainingFailed
+    assert result.exit_codes["a3c-evaluator"] not in (0, None)  # ended by the stop, from inside its start-up
+    assert result.global_step == 0  # the workers waited for it, as they do
+
+
 def test_short_real_pong_run_then_evaluate(tmp_path, run_cli):
     run = tmp_path / "pong"
     # Two envs per worker, not the fast preset's 8: tests/test_config.py checks the presets.

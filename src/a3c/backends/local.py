@@ -123,6 +123,8 @@ class LocalRun(TrainingRun):
         self.started_beat: dict[str, float] = {}
         """The heartbeat the trainer wrote for each child as it started it: a child that has not beaten
         since is still starting up (spawn, imports, envs), which gets :data:`STARTUP_LIMIT_S`."""
+        self.ended_starting: set[str] = set()
+        """Children the stop found still starting up, and ended: not a fault."""
 
     @property
     def global_step(self) -> int:
@@ -168,7 +170,12 @@ class LocalRun(TrainingRun):
         forced = []
         for process in processes:
             if process.is_alive():
-                forced.append(process.name)
+                # One still starting up (spawn, imports, envs on a loaded machine) has not reached
+                # the loop that sees the stop; it trained nothing, so ending it is no fault.
+                if self._starting(process.name):
+                    self.ended_starting.add(process.name)
+                else:
+                    forced.append(process.name)
                 process.terminate()
                 process.join(timeout=2.0)
             if process.is_alive():
@@ -177,7 +184,8 @@ class LocalRun(TrainingRun):
         return forced
 
     def _child_problems(self, forced: list[str]) -> list[str]:
-        return [f"{p.name} (exit code {p.exitcode})" for p in self.children.values() if p.exitcode not in (0, None) and p.name not in forced]
+        ended = set(forced) | self.ended_starting
+        return [f"{p.name} (exit code {p.exitcode})" for p in self.children.values() if p.exitcode not in (0, None) and p.name not in ended]
 
     def _exit_codes(self) -> dict[str, int | None]:
         return {p.name: p.exitcode for p in self.children.values()}
@@ -187,6 +195,10 @@ class LocalRun(TrainingRun):
             return False
         workers = [p for name, p in self.children.items() if name != EVALUATOR]
         return any(p.is_alive() for p in workers)
+
+    def _starting(self, name: str) -> bool:
+        """True for a child that has not sent a heartbeat since it was started."""
+        return self.shared.heartbeats[self._slot(name)] == self.started_beat.get(name)
 
     def _slot(self, name: str) -> int:
         return self.shared.evaluator_slot if name == EVALUATOR else int(name.rsplit("-", 1)[1])
@@ -199,7 +211,7 @@ class LocalRun(TrainingRun):
             if code is None:
                 slot = self._slot(name)
                 silent = self.shared.silent_for(slot)
-                starting = self.shared.heartbeats[slot] == self.started_beat.get(name)
+                starting = self._starting(name)
                 if silent <= max(hang_limit(name, cfg), STARTUP_LIMIT_S if starting else 0.0):
                     continue
                 # Alive but silent: deadlocked, stuck in an env, or stopped (SIGSTOP). SIGKILL ends
