@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -52,16 +53,22 @@ def _env_only_process(env_id: str, num_envs: int, seconds: float, seed: int, que
     envs.close()
 
 
-def env_only(env_id: str, processes: int, num_envs: int, seconds: float) -> float:
+def summed_rates(target: Any, args: list[tuple]) -> float:
+    """Run ``target(*args[i], queue)`` in one process per ``args`` entry, side by side, and sum the
+    rates they put on the queue."""
     ctx = mp.get_context(START_METHOD)
     queue = ctx.Queue()
-    procs = [ctx.Process(target=_env_only_process, args=(env_id, num_envs, seconds, rank, queue)) for rank in range(processes)]
+    procs = [ctx.Process(target=target, args=(*a, queue)) for a in args]
     for p in procs:
         p.start()
     rates = [queue.get() for _ in procs]
     for p in procs:
         p.join()
     return float(sum(rates))
+
+
+def env_only(env_id: str, processes: int, num_envs: int, seconds: float) -> float:
+    return summed_rates(_env_only_process, [(env_id, num_envs, seconds, rank) for rank in range(processes)])
 
 
 class FreeEnv(gym.Env):
@@ -115,15 +122,7 @@ def _network_only_process(config: TrainConfig, seconds: float, queue) -> None:
 
 def network_only(config: TrainConfig, processes: int, seconds: float) -> float:
     """Steps/s of ``processes`` workers with free envs, side by side."""
-    ctx = mp.get_context(START_METHOD)
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_network_only_process, args=(config, seconds, queue)) for _ in range(processes)]
-    for p in procs:
-        p.start()
-    rates = [queue.get() for _ in procs]
-    for p in procs:
-        p.join()
-    return float(sum(rates))
+    return summed_rates(_network_only_process, [(config, seconds)] * processes)
 
 
 def bound(env_rate: float, network_rate: float) -> float:

@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 from conftest import ScriptedRewardEnv
+from test_worker import GradientSpy
 
 from a3c.algorithm.config import TrainConfig
 from a3c.algorithm.losses import a3c_loss
@@ -151,23 +152,14 @@ def test_one_group_recomputes_exactly_the_batched_workers_rollout():
         assert sorted(got.episode_returns) == sorted(expected.episode_returns)
 
 
-class GroupSpyWorker(GroupedWorker):
+class GroupSpyWorker(GradientSpy, GroupedWorker):
     """Records the clipped gradient of exactly each group's loss, and the group's width."""
 
-    expected: list[torch.Tensor]
     widths: list[int]
 
     def loss(self, rollout):
-        losses = super().loss(rollout)
-        total = losses.total(self.config.value_loss_coef)
-        params = list(self.model.parameters())
-        grads = torch.autograd.grad(total, params, retain_graph=True, allow_unused=True)
-        grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads, strict=False)]
-        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
-        scale = min(1.0, self.config.max_grad_norm / (float(norm) + 1e-6))
-        self.expected = [g * scale for g in grads]
         self.widths = [*getattr(self, "widths", []), rollout.rewards.shape[1]]
-        return losses
+        return super().loss(rollout)
 
 
 def test_each_grouped_update_applies_exactly_its_own_groups_gradient():

@@ -23,8 +23,9 @@ def _shared(model: torch.nn.Module, optimizer=None) -> SharedState:
     return SharedState.create(model, optimizer, CTX)
 
 
-class GradientSpyWorker(Worker):
-    """Records, for each rollout, the clipped gradient of exactly that rollout's loss."""
+class GradientSpy:
+    """Mixed into a worker class: records, for each rollout, the clipped gradient of exactly that
+    rollout's loss."""
 
     expected: list[torch.Tensor]
 
@@ -38,6 +39,10 @@ class GradientSpyWorker(Worker):
         scale = min(1.0, self.config.max_grad_norm / (float(norm) + 1e-6))
         self.expected = [g * scale for g in grads]
         return losses
+
+
+class GradientSpyWorker(GradientSpy, Worker):
+    """The classic worker, recording each rollout's clipped gradient."""
 
 
 def _check_each_update_applies_exactly_that_rollouts_gradient(worker_class: type[GradientSpyWorker], max_grad_norm: float) -> None:
