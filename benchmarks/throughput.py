@@ -29,6 +29,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 import torch.multiprocessing as mp
+import yaml
 
 from a3c.algorithm.config import TrainConfig, resolve_config
 from a3c.algorithm.optim import make_optimizer
@@ -40,9 +41,9 @@ from a3c.backends.local import LocalRun
 from a3c.runtime.shared import START_METHOD
 
 
-def _env_only_process(env_id: str, num_envs: int, seconds: float, seed: int, queue) -> None:
+def _env_only_process(env_id: str, frames: str, num_envs: int, seconds: float, seed: int, queue) -> None:
     seed_process(seed)
-    envs = make_vector_env(atari_task(env_id), [seed * 1000 + i for i in range(num_envs)], 10**9)
+    envs = make_vector_env(atari_task(env_id, frames=frames), [seed * 1000 + i for i in range(num_envs)], 10**9)
     envs.reset()
     rng = np.random.default_rng(seed)
     steps, start = 0, time.perf_counter()
@@ -67,8 +68,8 @@ def summed_rates(target: Any, args: list[tuple]) -> float:
     return float(sum(rates))
 
 
-def env_only(env_id: str, processes: int, num_envs: int, seconds: float) -> float:
-    return summed_rates(_env_only_process, [(env_id, num_envs, seconds, rank) for rank in range(processes)])
+def env_only(env_id: str, frames: str, processes: int, num_envs: int, seconds: float) -> float:
+    return summed_rates(_env_only_process, [(env_id, frames, num_envs, seconds, rank) for rank in range(processes)])
 
 
 class FreeEnv(gym.Env):
@@ -152,6 +153,17 @@ def training(config: TrainConfig, warmup: float, seconds: float) -> tuple[float,
     return rate_after_warmup(trainer, warmup), trainer.evaluator_cpu_share
 
 
+def parse_variant(variant: str) -> dict[str, Any]:
+    """``"frames=grey,update_groups=2"`` as config overrides (values read as YAML scalars)."""
+    overrides: dict[str, Any] = {}
+    for item in variant.split(","):
+        field, sep, value = item.partition("=")
+        if not sep or not field:
+            raise SystemExit(f"--variants: {item!r} is not FIELD=VALUE")
+        overrides[field.strip()] = yaml.safe_load(value)
+    return overrides
+
+
 def _share(share: object) -> str:
     return "-" if not isinstance(share, float) else f"{share:.0%}"
 
@@ -162,6 +174,8 @@ def main() -> None:
     parser.add_argument("--env", help="game of every row (default: each preset's own)")
     parser.add_argument("--num-processes", type=int, default=2)
     parser.add_argument("--envs-per-worker", type=int, nargs="*", default=[16], help="extra rows: the fast preset with these K")
+    parser.add_argument("--variants", nargs="*", default=[], metavar="FIELD=VALUE[,FIELD=VALUE]",
+                        help="extra rows: the fast preset with these config fields changed, e.g. frames=grey update_groups=2")
     parser.add_argument("--seconds", type=float, default=60.0, help="measured seconds per mode")
     parser.add_argument("--warmup", type=float, default=15.0, help="seconds excluded at the start of training modes")
     parser.add_argument("--out", type=Path, help="write the table as JSON here")
@@ -173,17 +187,19 @@ def main() -> None:
 
     modes = [(preset, config(preset)) for preset in args.presets]
     modes += [(f"fast, {k} envs per worker", config("fast", envs_per_worker=k)) for k in args.envs_per_worker]
-    env_rates: dict[tuple[str, int], float] = {}
-    network_rates: dict[tuple[str, int, int, str], float] = {}
+    modes += [(f"fast, {variant}", config("fast", **parse_variant(variant))) for variant in args.variants]
+    env_rates: dict[tuple[str, str, int], float] = {}
+    network_rates: dict[tuple[str, int, int, str, int], float] = {}
     rows: list[dict[str, object]] = []
     for label, cfg in modes:
         k, t = cfg.envs_per_worker, cfg.num_steps
-        if (cfg.env_name, k) not in env_rates:
-            env_rates[cfg.env_name, k] = env_only(cfg.env_name, args.num_processes, k, args.seconds)
-        net_key = (cfg.env_name, k, t, cfg.optimizer)
+        env_key = (cfg.env_name, cfg.frames, k)
+        if env_key not in env_rates:
+            env_rates[env_key] = env_only(cfg.env_name, cfg.frames, args.num_processes, k, args.seconds)
+        net_key = (cfg.env_name, k, t, cfg.optimizer, cfg.update_groups)
         if net_key not in network_rates:
             network_rates[net_key] = network_only(cfg, args.num_processes, args.seconds)
-        env_rate, net_rate = env_rates[cfg.env_name, k], network_rates[net_key]
+        env_rate, net_rate = env_rates[env_key], network_rates[net_key]
         ceiling = bound(env_rate, net_rate)
         trained, evaluator_share = training(cfg, args.warmup, args.seconds)
         rows.append({

@@ -22,3 +22,13 @@ def test_time_to_solve_reports_the_median_and_spread_and_counts_an_unsolved_seed
     assert summary["minutes"] == {"median": 15.0, "min": 10.0, "max": 20.0}
     assert summary["steps"] == {"median": 1_500_000.0, "min": 1_000_000.0, "max": 2_000_000.0}
     assert summary["unsolved_counted_at_their_end"] == [3]
+
+
+def test_throughput_variants_become_typed_config_overrides_and_a_malformed_one_is_refused():
+    import pytest
+    import throughput
+
+    assert throughput.parse_variant("frames=grey,update_groups=2") == {"frames": "grey", "update_groups": 2}
+    assert throughput.parse_variant("lr=0.0003") == {"lr": 0.0003}
+    with pytest.raises(SystemExit, match="not FIELD=VALUE"):
+        throughput.parse_variant("frames")
