@@ -38,20 +38,26 @@ from soak import machine_info  # noqa: E402
 from a3c.runtime.checkpoint import load_checkpoint  # noqa: E402
 
 
-def spawned_children(pid: int) -> list[int]:
-    """The trainer's worker and evaluator processes (multiprocessing's spawned children), in start order."""
+def _children(pid: int) -> list[int]:
     try:
-        kids = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         return []
-    found = []
-    for kid in kids:
-        try:
-            if "spawn_main" in Path(f"/proc/{kid}/cmdline").read_text():
-                found.append(kid)
-        except OSError:
-            pass
-    return sorted(found)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text()
+    except OSError:
+        return ""
+
+
+def spawned_children(pid: int) -> list[int]:
+    """The trainer's worker and evaluator processes, in start order: its forkserver's children
+    (or its own spawned ones, where the start method is spawn)."""
+    kids = _children(pid)
+    servers = [k for k in kids if "multiprocessing.forkserver" in _cmdline(k)]
+    return sorted([k for k in kids if "spawn_main" in _cmdline(k)] + [c for server in servers for c in _children(server)])
 
 
 def train(run: Path, seconds: float, flags: list[str], resume: bool = False) -> subprocess.Popen:
@@ -202,10 +208,9 @@ def main() -> None:
 
 
 def _is_a3c_child(pid: int) -> bool:
-    try:
-        return "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text() and pid != os.getpid()
-    except OSError:
-        return False
+    """A multiprocessing child or forkserver of some trainer (not of this script)."""
+    cmdline = _cmdline(pid)
+    return ("spawn_main" in cmdline or "multiprocessing.forkserver" in cmdline) and pid != os.getpid()
 
 
 def markdown(r: dict[str, Any]) -> str:

@@ -28,7 +28,6 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-import torch.multiprocessing as mp
 import yaml
 
 from a3c.algorithm.config import TrainConfig, resolve_config
@@ -38,7 +37,7 @@ from a3c.algorithm.task import atari_task, make_vector_env
 from a3c.algorithm.worker import worker_class
 from a3c.backends.base import TrainingRun
 from a3c.backends.local import LocalRun
-from a3c.runtime.shared import START_METHOD
+from a3c.runtime.shared import process_context
 
 
 def _env_only_process(env_id: str, frames: str, num_envs: int, seconds: float, seed: int, queue) -> None:
@@ -57,7 +56,7 @@ def _env_only_process(env_id: str, frames: str, num_envs: int, seconds: float, s
 def summed_rates(target: Any, args: list[tuple]) -> float:
     """Run ``target(*args[i], queue)`` in one process per ``args`` entry, side by side, and sum the
     rates they put on the queue."""
-    ctx = mp.get_context(START_METHOD)
+    ctx = process_context(preload=["a3c.algorithm.worker", "a3c.algorithm.task"])
     queue = ctx.Queue()
     procs = [ctx.Process(target=target, args=(*a, queue)) for a in args]
     for p in procs:

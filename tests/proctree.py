@@ -69,9 +69,32 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+def forkservers(pid: int) -> list[int]:
+    """``pid``'s multiprocessing forkserver (one, once it has started a child)."""
+    return [c for c in children(pid) if "multiprocessing.forkserver" in _cmdline(c)]
+
+
 def spawned_children(pid: int) -> list[int]:
-    """The multiprocessing children (workers, evaluator) of ``pid``, in start order."""
-    return sorted(c for c in children(pid) if "spawn_main" in _cmdline(c))
+    """The workers and evaluator that ``pid`` started, in start order: its forkserver's children
+    (or its own spawned ones, where the start method is spawn)."""
+    spawned = [c for c in children(pid) if "spawn_main" in _cmdline(c)]
+    return sorted(spawned + [c for server in forkservers(pid) for c in children(server)])
+
+
+def kill_trainer_and_wait_for_its_children(proc: subprocess.Popen, stop_a_child_first: bool = False) -> list[int]:
+    """SIGKILL the trainer ``proc`` (optionally after SIGSTOP of its last child, which then never
+    runs its own orphan check), then wait until every child it started, and its forkserver, has
+    exited: nothing may outlive the trainer. Returns the children's pids."""
+    children, servers = spawned_children(proc.pid), forkservers(proc.pid)
+    assert len(children) == 3, children
+    if stop_a_child_first:
+        os.kill(children[-1], signal.SIGSTOP)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    # Each child notices that its trainer has gone (its lifeline pipe ends) and exits; the forkserver
+    # exits with the trainer, and the kernel wakes a stopped child (SIGCONT on its parent's death).
+    wait_for(lambda: not any(alive(p) for p in children + servers), 30, "the orphaned children and forkserver to exit")
+    return children
 
 
 def alive(pid: int) -> bool:

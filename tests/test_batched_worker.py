@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.multiprocessing as mp
 from conftest import ScriptedRewardEnv
 from test_worker import GradientSpy
 
@@ -16,7 +15,7 @@ from a3c.algorithm.seeding import seed_process
 from a3c.algorithm.task import Task, corridor_task, make_vector_env, mlp_model
 from a3c.algorithm.worker import BatchedWorker, GroupedWorker, Rollout, Worker
 from a3c.backends.local import build_worker
-from a3c.runtime.shared import START_METHOD, SharedState
+from a3c.runtime.shared import SharedState, process_context
 
 GAMMA, LAMBDA, ENTROPY = 0.95, 0.9, 0.01
 
@@ -56,7 +55,7 @@ def test_the_batched_loss_is_the_mean_over_envs_of_the_classic_losses_of_the_sam
 
 
 def test_k_equals_one_builds_the_classic_worker():
-    shared = SharedState.create(MLPActorCritic(10, 3), None, mp.get_context(START_METHOD))
+    shared = SharedState.create(MLPActorCritic(10, 3), None, process_context())
     config = TrainConfig(env_name="Corridor", num_processes=1, envs_per_worker=1)
     worker = build_worker(0, config, corridor_task(), shared)
     assert type(worker) is Worker
@@ -83,7 +82,7 @@ def test_batched_rollout_shapes_counting_clipping_and_lstm_resets():
     seed_process(0)
     config = TrainConfig(env_name="Scripted", num_processes=1, num_steps=4, envs_per_worker=3)
     envs = make_vector_env(Task("Scripted", _scripted_env, mlp_model), [0, 1, 2], max_episode_length=1000)
-    shared = SharedState.create(MLPActorCritic(4, 2), None, mp.get_context(START_METHOD))
+    shared = SharedState.create(MLPActorCritic(4, 2), None, process_context())
     local = HiddenRecorder(4, 2)
     worker = BatchedWorker(config, envs, local, shared.worker_link(0, 10**9), SharedAdam(shared.model.parameters()))
     rollout = worker.rollout()
@@ -109,7 +108,7 @@ def test_batched_update_is_applied_clipped_and_counts_k_times_t_steps():
     config = TrainConfig(env_name="Corridor", num_processes=1, num_steps=5, envs_per_worker=4)
     shared_model = MLPActorCritic(10, 3)
     optimizer = torch.optim.SGD(shared_model.parameters(), lr=1.0)
-    shared = SharedState.create(shared_model, optimizer, mp.get_context(START_METHOD))
+    shared = SharedState.create(shared_model, optimizer, process_context())
     worker = build_worker(0, config, corridor_task(), shared)
     for _ in range(3):
         before = [p.detach().clone() for p in shared_model.parameters()]
@@ -127,7 +126,7 @@ def _twin_workers(worker_classes, config, envs_per_worker: int):
     workers = []
     for cls in worker_classes:
         envs = make_vector_env(Task("Scripted", _scripted_env, mlp_model), list(range(envs_per_worker)), max_episode_length=1000)
-        shared = SharedState.create(MLPActorCritic(4, 2), None, mp.get_context(START_METHOD))
+        shared = SharedState.create(MLPActorCritic(4, 2), None, process_context())
         shared.model.load_state_dict(template.state_dict())
         local = MLPActorCritic(4, 2)
         local.load_state_dict(template.state_dict())
@@ -170,7 +169,7 @@ def test_each_grouped_update_applies_exactly_its_own_groups_gradient():
     config = TrainConfig(env_name="Corridor", num_processes=1, num_steps=5, envs_per_worker=4, update_groups=2, lr=lr, max_grad_norm=0.5)
     shared_model = MLPActorCritic(10, 3)
     optimizer = torch.optim.SGD(shared_model.parameters(), lr=lr)
-    shared = SharedState.create(shared_model, optimizer, mp.get_context(START_METHOD))
+    shared = SharedState.create(shared_model, optimizer, process_context())
     envs = make_vector_env(corridor_task(), [0, 1, 2, 3], max_episode_length=1000)
     worker = GroupSpyWorker(config, envs, MLPActorCritic(10, 3), shared.worker_link(0, 10**9), optimizer)
     gradients = []
@@ -201,5 +200,5 @@ def test_update_groups_must_divide_the_envs():
     with pytest.raises(UserError, match="--update-groups 3 must divide --envs-per-worker 8"):
         TrainConfig(envs_per_worker=8, update_groups=3).validate()
     config = TrainConfig(env_name="Corridor", num_processes=1, envs_per_worker=4, update_groups=2)
-    shared = SharedState.create(MLPActorCritic(10, 3), None, mp.get_context(START_METHOD))
+    shared = SharedState.create(MLPActorCritic(10, 3), None, process_context())
     assert type(build_worker(0, config, corridor_task(), shared)) is GroupedWorker

@@ -77,15 +77,13 @@ def _run_evaluator(tmp_path, eval_episodes, scores=None):
     """The evaluation process, in this process, against TrainingInReset, until step 50."""
     import functools
 
-    import torch.multiprocessing as mp
-
     from a3c.algorithm.config import TrainConfig
     from a3c.algorithm.task import Task, mlp_model
     from a3c.backends.local import evaluator_main
     from a3c.runtime.run_dir import RunDir
-    from a3c.runtime.shared import SharedState
+    from a3c.runtime.shared import SharedState, process_context
 
-    shared = SharedState.create(MLPActorCritic(4, 2), None, mp.get_context("spawn"))
+    shared = SharedState.create(MLPActorCritic(4, 2), None, process_context())
     env = TrainingInReset(shared, scores)
     task = Task("Scripted", functools.partial(lambda seed, env: env, env=env), mlp_model)
     run = RunDir(tmp_path).create(force=True)

@@ -17,6 +17,7 @@ from proctree import (
     TRAIN_CORRIDOR_FOREVER,
     alive,
     communicate_or_dump_stacks,
+    kill_trainer_and_wait_for_its_children,
     sigint_default,
     sigint_disposition,
     spawned_children,
@@ -305,14 +306,7 @@ def test_a_killed_trainer_leaves_no_child_and_its_run_resumes_with_whole_rows_an
                             stdout=subprocess.DEVNULL)
     try:
         wait_for(lambda: (run / "checkpoints" / "latest.pt").exists() and _steps(run) > 3 * interval, 120, "checkpoints and rows")
-        children = spawned_children(proc.pid)
-        assert len(children) == 3
-        os.kill(children[2], signal.SIGSTOP)  # a stopped child never runs its own orphan check
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-        # The orphan guard: every child notices that its trainer has gone, and exits; the kernel
-        # wakes the stopped one (SIGCONT on its parent's death) so that it can.
-        wait_for(lambda: not any(alive(c) for c in children), 30, "the orphaned children to exit")
+        kill_trainer_and_wait_for_its_children(proc, stop_a_child_first=True)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -350,10 +344,7 @@ def test_a_trainer_killed_before_its_first_checkpoint_interval_resumes_from_step
                             stdout=subprocess.DEVNULL)
     try:
         wait_for(lambda: _steps(run) > 0, 120, "training to start")
-        children = spawned_children(proc.pid)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-        wait_for(lambda: not any(alive(c) for c in children), 30, "the orphaned children to exit")
+        kill_trainer_and_wait_for_its_children(proc)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-import torch.multiprocessing as mp
 from conftest import ScriptedRewardEnv
 
 from a3c.algorithm.config import TrainConfig
@@ -14,13 +13,11 @@ from a3c.algorithm.model import MLPActorCritic
 from a3c.algorithm.optim import SharedAdam, SharedRMSprop
 from a3c.algorithm.seeding import seed_process
 from a3c.algorithm.worker import Worker, optimizer_params
-from a3c.runtime.shared import START_METHOD, SharedState
-
-CTX = mp.get_context(START_METHOD)
+from a3c.runtime.shared import SharedState, process_context
 
 
 def _shared(model: torch.nn.Module, optimizer=None) -> SharedState:
-    return SharedState.create(model, optimizer, CTX)
+    return SharedState.create(model, optimizer, process_context())
 
 
 class GradientSpy:
@@ -225,9 +222,10 @@ def test_updates_made_in_child_processes_are_visible_in_the_parent_and_every_ste
     optimizer = SharedAdam(model.parameters(), lr=1e-3)
     shared = _shared(model, optimizer)
     before = [p.detach().clone() for p in model.parameters()]
-    queue = CTX.Queue()
+    ctx = process_context()
+    queue = ctx.Queue()
     updates = 40
-    children = [CTX.Process(target=_child_update, args=(shared, queue, seed, updates, slot)) for slot, seed in enumerate((1, 2))]
+    children = [ctx.Process(target=_child_update, args=(shared, queue, seed, updates, slot)) for slot, seed in enumerate((1, 2))]
     for child in children:
         child.start()
     reports = [queue.get(timeout=120) for _ in children]
@@ -248,7 +246,7 @@ def test_linear_lr_schedule_scales_each_update_by_the_global_step_it_is_applied_
     for start_step in (0, 750, 1000):
         shared_model = MLPActorCritic(10, 3)
         optimizer = torch.optim.SGD(shared_model.parameters(), lr=config.lr)
-        shared = SharedState.create(shared_model, optimizer, CTX, start_step=start_step)
+        shared = SharedState.create(shared_model, optimizer, process_context(), start_step=start_step)
         worker = GradientSpyWorker(config, make_corridor(0), MLPActorCritic(10, 3), shared.worker_link(0, 10**9), optimizer)
         before = [p.detach().clone() for p in shared_model.parameters()]
         assert worker.update().applied
@@ -260,3 +258,15 @@ def test_linear_lr_schedule_scales_each_update_by_the_global_step_it_is_applied_
             torch.testing.assert_close(b - p.detach(), lr * g, rtol=1e-4, atol=1e-6)
         if start_step == 1000:
             assert all(torch.equal(p.detach(), b) for p, b in zip(shared_model.parameters(), before, strict=False))
+
+
+def test_a_child_sees_its_trainer_gone_once_the_trainers_end_of_the_lifeline_closes():
+    trainer_side = _shared(MLPActorCritic(4, 2))
+    # What a child unpickles: the same state, without the trainer's write end.
+    state = trainer_side.__getstate__()
+    assert state["_lifeline_end"] is None
+    child_side = SharedState.__new__(SharedState)
+    child_side.__dict__.update(state)
+    assert not child_side.trainer_gone() and not trainer_side.trainer_gone()
+    trainer_side._lifeline_end.close()  # as the kernel does when the trainer dies, however it dies
+    assert child_side.trainer_gone() and child_side.should_stop(max_steps=10**9)

@@ -1,6 +1,6 @@
 """A task pairs an env factory with the network that fits it.
 
-Processes are started with ``spawn``, so a task must pickle: it holds module-level functions
+Processes start from a forkserver (or with ``spawn``), so a task must pickle: it holds module-level functions
 and ``functools.partial`` objects, never lambdas.
 """
 

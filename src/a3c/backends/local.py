@@ -1,18 +1,17 @@
 """The local backend: Hogwild! processes on this machine, one model in shared memory.
 
-:class:`LocalRun` starts the evaluation process and one process per worker (``spawn``, one
-thread each), watches their exit codes and restarts the dead. :func:`worker_main` and
+:class:`LocalRun` starts the evaluation process and one process per worker (from a forkserver,
+one thread each; :func:`a3c.runtime.shared.process_context`), watches their exit codes and restarts the dead. :func:`worker_main` and
 :func:`evaluator_main` are the children's entry points.
 """
 
 from __future__ import annotations
 
 import time
-from multiprocessing.context import SpawnProcess
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-import torch.multiprocessing as mp
 from torch import nn
 
 from a3c.algorithm.config import TrainConfig
@@ -32,7 +31,7 @@ from a3c.errors import StorageError, free_space
 from a3c.runtime.eval_log import EvaluationLog
 from a3c.runtime.messages import Message, StorageReport, WorkerReporter, drain, report_interval, send
 from a3c.runtime.run_dir import RunDir
-from a3c.runtime.shared import START_METHOD, SharedState, continue_when_orphaned
+from a3c.runtime.shared import SharedState, continue_when_orphaned, process_context
 from a3c.runtime.signals import sigint_ignored, unblock_sigint
 
 
@@ -108,7 +107,7 @@ def evaluator_main(
         env.close()
 
 
-#: Seconds a child may take to start (spawn, imports, envs) before its first heartbeat.
+#: Seconds a child may take to start (imports where it is spawned, envs) before its first heartbeat.
 STARTUP_LIMIT_S = 120.0
 
 
@@ -118,11 +117,11 @@ class LocalRun(TrainingRun):
 
     def __init__(self, config: TrainConfig, run_dir: str | Path | None = None, task: Task | None = None, **kwargs: Any) -> None:
         super().__init__(config, run_dir, task, **kwargs)
-        self.ctx = mp.get_context(START_METHOD)
-        self.children: dict[str, SpawnProcess] = {}
+        self.ctx = process_context(preload=[__name__])
+        self.children: dict[str, BaseProcess] = {}
         self.started_beat: dict[str, float] = {}
         """The heartbeat the trainer wrote for each child as it started it: a child that has not beaten
-        since is still starting up (spawn, imports, envs), which gets :data:`STARTUP_LIMIT_S`."""
+        since is still starting up (imports, envs), which gets :data:`STARTUP_LIMIT_S`."""
         self.ended_starting: set[str] = set()
         """Children the stop found still starting up, and ended: not a fault."""
 
@@ -144,7 +143,7 @@ class LocalRun(TrainingRun):
         for name in child_names(self.config.num_processes):
             self._start_child(name)
 
-    def _start_child(self, name: str) -> SpawnProcess:
+    def _start_child(self, name: str) -> BaseProcess:
         """Start (or restart) one child."""
         cfg, shared = self.config, self.shared
         child_cfg = self._child_config(name)
@@ -170,7 +169,7 @@ class LocalRun(TrainingRun):
         forced = []
         for process in processes:
             if process.is_alive():
-                # One still starting up (spawn, imports, envs on a loaded machine) has not reached
+                # One still starting up (imports, envs on a loaded machine) has not reached
                 # the loop that sees the stop; it trained nothing, so ending it is no fault.
                 if self._starting(process.name):
                     self.ended_starting.add(process.name)

@@ -113,7 +113,7 @@ def play_episodes(
 ) -> Iterator[EpisodeResult]:
     """Greedy episodes of a checkpoint, one per seed (each reset with it), in seed order.
 
-    An episode depends only on its seed, so ``processes`` > 1 plays them in parallel (spawned
+    An episode depends only on its seed, so ``processes`` > 1 plays them in parallel (child
     processes, one thread each) with the same results as one process.
     """
     if processes <= 1:
@@ -126,10 +126,11 @@ def play_episodes(
         finally:
             policy.env.close()
         return
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    context = multiprocessing.get_context("spawn")
+    from a3c.runtime.shared import process_context
+
+    context = process_context(preload=[__name__])
     with ProcessPoolExecutor(processes, mp_context=context, initializer=_start_player, initargs=(checkpoint_path, protocol)) as pool:
         try:
             yield from pool.map(functools.partial(_play_seed, max_episode_length=protocol.max_episode_length), seeds)

@@ -12,16 +12,50 @@ import multiprocessing as mp
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from multiprocessing.context import BaseContext
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from torch import nn
 from torch.optim import Optimizer
 
-#: Process start method. ``spawn`` behaves the same on Linux, macOS and Windows, and never
-#: forks a parent's threads or locks into a child.
-START_METHOD: Final = "spawn"
+if TYPE_CHECKING:  # Windows has no ForkServerContext
+    from multiprocessing.context import ForkServerContext, SpawnContext
+
+#: Process start method: ``forkserver`` (Linux, macOS), else ``spawn`` (Windows has nothing
+#: else). Both start children that share nothing with the trainer but what is passed to them,
+#: pickled, and neither forks a parent's threads or locks. The forkserver imports torch and the
+#: package once, so a child (or a restarted one) starts in milliseconds where a spawned child
+#: spends seconds of CPU importing torch.
+START_METHOD: Final = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+
+
+#: What the forkserver imports for every child: torch and the algorithm (envs, model, worker).
+FORKSERVER_PRELOAD: Final = ("torch", "a3c.algorithm.task", "a3c.algorithm.worker", "a3c.algorithm.evaluation")
+
+
+def process_context(preload: Sequence[str] = ()) -> ForkServerContext | SpawnContext:
+    """The multiprocessing context every part of a3c starts its processes with.
+
+    ``preload``: modules the forkserver imports before its first fork, besides
+    :data:`FORKSERVER_PRELOAD` (the caller's own, where its children's entry points live). The
+    forkserver is one per process: the first call's list counts.
+    It is started here with SIGINT ignored and blocked (:func:`a3c.runtime.signals.sigint_ignored`),
+    which every child it forks inherits, as a spawned child inherits the trainer's state during
+    its start: a terminal's Ctrl-C reaches only the trainer."""
+    context = cast("ForkServerContext | SpawnContext", mp.get_context(START_METHOD))
+    if START_METHOD == "forkserver":
+        from multiprocessing import forkserver, resource_tracker
+
+        from a3c.runtime.signals import sigint_ignored
+
+        context.set_forkserver_preload([*FORKSERVER_PRELOAD, *preload])
+        # Outside the block: the tracker's own start unblocks SIGINT (CPython bpo-33613).
+        resource_tracker.ensure_running()
+        with sigint_ignored(hold=True):
+            forkserver.ensure_running()
+    return context
 
 #: Workers start training once the evaluator is ready (so that even a short run is evaluated), or
 #: after this many seconds without it; both backends wait so.
@@ -53,6 +87,15 @@ class SharedState:
     """``multiprocessing.Array('d', slots + 1, lock=False)``: each child's last sign of life, in
     ``time.monotonic()`` seconds (one clock for every process of the machine); slot = rank, the
     evaluator's is the last."""
+    lifeline: Any = None
+    """Read end of a pipe whose write end only the trainer holds, and never writes: at end of
+    file once the trainer has gone, however it died. (``multiprocessing.parent_process()`` cannot
+    tell: under the forkserver a child's parent is the server, and its sentinel is closed at once.)"""
+    _lifeline_end: Any = field(default=None, repr=False)
+    """The write end: the trainer's alone, so never pickled into a child."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_lifeline_end": None}
 
     @classmethod
     def create(
@@ -62,7 +105,13 @@ class SharedState:
         if optimizer is not None and hasattr(optimizer, "share_memory"):
             optimizer.share_memory()
         steps, flags, beats = ctx.Array("q", slots, lock=False), ctx.Array("b", 2, lock=False), ctx.Array("d", slots + 1, lock=False)
-        return cls(model, optimizer, steps, start_step, flags, heartbeats=beats, events=ctx.Queue())
+        lifeline, end = ctx.Pipe(duplex=False)
+        return cls(model, optimizer, steps, start_step, flags, heartbeats=beats, events=ctx.Queue(), lifeline=lifeline, _lifeline_end=end)
+
+    def trainer_gone(self) -> bool:
+        """True in a child whose trainer has gone (killed with SIGKILL, say): the child then stops
+        instead of training on as an orphan."""
+        return self._lifeline_end is None and self.lifeline is not None and bool(self.lifeline.poll())
 
     @property
     def evaluator_slot(self) -> int:
@@ -95,12 +144,12 @@ class SharedState:
         self.flags[1] = 1
 
     def should_stop(self, max_steps: int) -> bool:
-        return self.stop_requested or self.global_step >= max_steps or _parent_died()
+        return self.stop_requested or self.global_step >= max_steps or self.trainer_gone()
 
     def sleep(self, seconds: float, slot: int) -> None:
         """Wait ``seconds``, or less if the run is stopped or the trainer has gone, beating for ``slot``."""
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and not self.stop_requested and not _parent_died():
+        while time.monotonic() < deadline and not self.stop_requested and not self.trainer_gone():
             self.beat(slot)
             time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
 
@@ -113,7 +162,7 @@ class SharedState:
         for ``slot`` meanwhile: waiting is not hanging)."""
         deadline = time.monotonic() + timeout_s
         while not self.flags[1]:
-            if self.stop_requested or _parent_died() or time.monotonic() > deadline:
+            if self.stop_requested or self.trainer_gone() or time.monotonic() > deadline:
                 return
             self.beat(slot)
             time.sleep(0.05)
@@ -145,10 +194,22 @@ class SharedLink:
 
 
 def continue_when_orphaned() -> None:
-    """Ask the kernel to send this child SIGCONT when its trainer dies (Linux's
-    ``PR_SET_PDEATHSIG``). The orphan check below runs in the child's own loop, which a stopped
-    child (SIGSTOP, a debugger) never reaches: woken, it sees the trainer gone and exits. A running
-    child ignores SIGCONT. Elsewhere this does nothing."""
+    """Ask the kernel to send this child SIGCONT when its parent dies (Linux's
+    ``PR_SET_PDEATHSIG``). The orphan check (:meth:`SharedState.trainer_gone`) runs in the child's
+    own loop, which a stopped child (SIGSTOP, a debugger) never reaches: woken, it sees the trainer
+    gone and exits. A running child ignores SIGCONT. Elsewhere this does nothing.
+
+    A forkserver child's parent is the server, which exits once no process holds its "alive"
+    pipe; each child gets a copy of that pipe, which it closes here (it starts no processes), so
+    that the server, and with it the SIGCONT, goes with the trainer."""
+    if START_METHOD == "forkserver":
+        import os
+        from multiprocessing import forkserver
+
+        server: Any = forkserver._forkserver  # CPython's own, undocumented
+        if server._forkserver_alive_fd is not None and mp.parent_process() is not None:
+            os.close(server._forkserver_alive_fd)
+            server._forkserver_alive_fd = None
     if not sys.platform.startswith("linux"):
         return
     PR_SET_PDEATHSIG = 1
@@ -156,10 +217,3 @@ def continue_when_orphaned() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGCONT), 0, 0, 0)
     except (OSError, AttributeError):
         pass  # no prctl in this libc: the orphan check still covers a running child
-
-
-def _parent_died() -> bool:
-    """True in a child whose trainer has gone (killed with SIGKILL, say): the child then stops
-    instead of training on as an orphan."""
-    parent = mp.parent_process()
-    return parent is not None and not parent.is_alive()

@@ -25,7 +25,7 @@ def sigint_ignored(hold: bool = False) -> Iterator[None]:
     reaches only the trainer, which stops them in order and saves a checkpoint, and no child can
     die with a KeyboardInterrupt traceback halfway through starting up or stepping.
 
-    With ``hold``, a Ctrl-C that arrives meanwhile (starting a spawned child can take seconds) is
+    With ``hold``, a Ctrl-C that arrives meanwhile (starting a spawned child, or the forkserver, can take seconds) is
     not lost: SIGINT is blocked as well, and Linux keeps a blocked signal pending even while it is
     ignored, so the trainer's own handler gets it once the block ends. The children inherit the
     block and lift it as they start (:func:`unblock_sigint`)."""

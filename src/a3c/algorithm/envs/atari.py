@@ -45,7 +45,7 @@ from a3c.errors import UserError
 gym.register_envs(ale_py)
 # The ALE prints a banner each time an emulator starts, from every process, straight onto the
 # terminal (through the middle of the progress bar's line); warnings and errors still show.
-# Every process that builds an Atari env imports this module first, spawned children included.
+# Every process that builds an Atari env imports this module first (children included, or their forkserver).
 ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
 
 _LEGACY_ID = re.compile(r"^(?P<game>[A-Za-z0-9]+?)(?P<variant>Deterministic|NoFrameskip)?(?P<ram>-ram)?-v(?P<version>[04])$")
