@@ -126,14 +126,20 @@ def table(results: list[dict]) -> str:
         "| game | preset | minutes | steps | greedy mean ± std (episodes) | random policy | A3C paper |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
+    notes = []
     for r in results:
         paper = "-" if r["paper"] is None else f"{r['paper']:,.1f}"
+        if r.get("note"):  # a caveat kept in the game's JSON, shown under the table
+            notes.append(f"[{len(notes) + 1}] {r['game']}: {r['note']}")
+        mark = f" [{len(notes)}]" if r.get("note") else ""
         lines.append(
-            f"| {r['game']} | {r['preset']} | {r['minutes']:g} | {r['steps']:,} | {r['greedy_mean']:,.1f} ± {r['greedy_std']:,.1f} "
+            f"| {r['game']}{mark} | {r['preset']} | {r['minutes']:g} | {r['steps']:,} | {r['greedy_mean']:,.1f} ± {r['greedy_std']:,.1f} "
             f"({len(r['greedy_scores'])}) | {r['random_mean']:,.1f} | {paper} |"
         )
     lines.append("")
     lines.append(f"Greedy and random: `ALE/<Game>-v5`, sticky actions 0.25, frameskip 4. Paper: {PAPER_NOTE}.")
+    for note in notes:
+        lines.extend(["", note])
     return "\n".join(lines) + "\n"
 
 

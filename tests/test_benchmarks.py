@@ -32,3 +32,15 @@ def test_throughput_variants_become_typed_config_overrides_and_a_malformed_one_i
     assert throughput.parse_variant("lr=0.0003") == {"lr": 0.0003}
     with pytest.raises(SystemExit, match="not FIELD=VALUE"):
         throughput.parse_variant("frames")
+
+
+def test_the_games_table_gives_each_game_its_row_and_a_caveat_under_the_table():
+    import games
+
+    row = {"game": "Breakout", "preset": "breakout", "minutes": 30, "steps": 1_536_040, "greedy_mean": 6.5, "greedy_std": 2.7,
+           "greedy_scores": [6.0] * 20, "random_mean": 1.1, "paper": 766.8}
+    noted = {**row, "game": "SpaceInvaders", "paper": None, "note": "trained beside another job"}
+    table = games.table([row, noted])
+    assert "| Breakout | breakout | 30 | 1,536,040 | 6.5 ± 2.7 (20) | 1.1 | 766.8 |" in table
+    assert "| SpaceInvaders [1] | breakout | 30 | 1,536,040 | 6.5 ± 2.7 (20) | 1.1 | - |" in table
+    assert table.rstrip().endswith("[1] SpaceInvaders: trained beside another job")
