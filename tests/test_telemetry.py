@@ -140,7 +140,7 @@ def test_progress_without_a_terminal_prints_plain_lines_at_its_interval():
     assert "\r" not in out.getvalue() and "\x1b" not in out.getvalue()
 
 
-def test_progress_on_a_terminal_draws_a_bar_and_quiet_draws_nothing():
+def test_progress_on_a_terminal_draws_a_bar_and_quiet_draws_only_warnings():
     out = io.StringIO()
     progress = Progress(1000, interactive=True, stream=out)
     progress.eval_result(4.0)
@@ -156,6 +156,8 @@ def test_progress_on_a_terminal_draws_a_bar_and_quiet_draws_nothing():
     progress.log("hidden")
     progress.close()
     assert quiet.getvalue() == ""
+    progress.log("[a3c] a3c-worker-1 died (exit code -9) at step 1,000; restarting it (1/3)", warning=True)
+    assert quiet.getvalue() == "[a3c] a3c-worker-1 died (exit code -9) at step 1,000; restarting it (1/3)\n"
 
 
 @pytest.mark.parametrize(

@@ -162,6 +162,10 @@ class TrainingRun:
     def _log(self, message: str) -> None:
         self.progress.log(f"[a3c] {message}")
 
+    def _warn(self, message: str) -> None:
+        """A fault the run got over (``--quiet`` still shows it)."""
+        self.progress.log(f"[a3c] {message}", warning=True)
+
     def _build_model(self, resumed: dict[str, Any] | None) -> tuple[nn.Module, Optimizer | None, int]:
         """The run's model and optimiser (None with ``--no-shared``) and its global step: fresh, or
         as ``resumed`` left them (the trainer's RNG states too)."""
@@ -190,7 +194,7 @@ class TrainingRun:
             return None
         model, optimizer_state, global_step = snapshot
         if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
-            self._log("the shared weights are not finite; keeping the last good latest checkpoint")
+            self._warn("the shared weights are not finite; keeping the last good latest checkpoint")
             return None
         run_state = {
             "best_eval_reward": self.best_eval,
@@ -218,7 +222,7 @@ class TrainingRun:
             self.failure = f"{name} {what} after {cfg.max_restarts} restarts"
             return False
         self.restarts[name] = self.restarts.get(name, 0) + 1
-        self._log(f"{name} {what} at step {self.global_step:,}; restarting it ({self.restarts[name]}/{cfg.max_restarts})")
+        self._warn(f"{name} {what} at step {self.global_step:,}; restarting it ({self.restarts[name]}/{cfg.max_restarts})")
         return True
 
     def _child_config(self, name: str) -> TrainConfig:

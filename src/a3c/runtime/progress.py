@@ -4,7 +4,8 @@ On a terminal: a tqdm bar of global steps out of ``max_steps`` with steps/s, ETA
 and best evaluation round's mean reward (``eval mean/5 last 12.4 best 15.0``: rounds of 5 greedy
 episodes with one weights copy each; ``eval last 3 best 7`` when each episode is a round); log
 lines print above it. Elsewhere (CI, ``nohup``, a pipe): the same facts as a plain line every
-``interval_s`` seconds, with no control characters. ``quiet`` shows nothing.
+``interval_s`` seconds, with no control characters. ``quiet`` shows nothing but warnings
+(a child restarted, weights not finite): a run that fixed a fault itself still says so.
 """
 
 from __future__ import annotations
@@ -47,9 +48,9 @@ class Progress:
                 total=total_steps, initial=initial_steps, unit="step", unit_scale=True, dynamic_ncols=True, file=self.stream, smoothing=0.05
             )
 
-    def log(self, line: str) -> None:
-        """Print a line without breaking the bar."""
-        if self.quiet:
+    def log(self, line: str, warning: bool = False) -> None:
+        """Print a line without breaking the bar; with ``quiet``, only a ``warning``."""
+        if self.quiet and not warning:
             return
         if self._bar is not None:
             self._bar.write(line, file=self.stream)

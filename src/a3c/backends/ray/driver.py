@@ -407,7 +407,7 @@ class RayRun(TrainingRun):
         try:
             weights, optimizer_state, step = ray.get(self.server.state.remote())
         except RayError as error:
-            self._log(f"cannot reach the parameter server ({_reason(error)}); keeping the last latest checkpoint")
+            self._warn(f"cannot reach the parameter server ({_reason(error)}); keeping the last latest checkpoint")
             return None
         set_flat_parameters(self.model, weights)
         self._step = max(self._step, step)
