@@ -158,6 +158,8 @@ class TrainingRun:
         """Unix time at which the run's wall clock reads 0 (earlier than now when resuming)."""
         self.start_step = 0
         """Global step at which this invocation started."""
+        self.invocation_start = 0.0
+        """Unix time at which this invocation started (``--max-seconds`` counts from it)."""
 
     def _log(self, message: str) -> None:
         self.progress.log(f"[a3c] {message}")
@@ -286,7 +288,7 @@ class TrainingRun:
         self.start_step = self.global_step
         self.progress = Progress(cfg.max_steps, quiet=self.quiet, interval_s=self.progress_interval_s, initial_steps=self.global_step)
         self.log = TrainingLog(self.run.path, cfg.lr_at, interval_s=cfg.log_interval_s)
-        invocation_start = time.time()
+        invocation_start = self.invocation_start = time.time()
         self.start = invocation_start - elapsed_before  # the run's wall clock carries on across resumes
         if resumed is None:
             # A checkpoint at step 0, so that a run killed before its first interval can be resumed.
@@ -439,7 +441,10 @@ class TrainingRun:
                     )
         elapsed, steps = time.time() - self.start, self.global_step
         self.log.tick(elapsed, steps, force=final)
-        self.progress.update(elapsed, steps, self._recent_rate(), self.config.max_seconds)
+        # The run's clock carries on across resumes; --max-seconds counts from this invocation's start.
+        max_seconds = self.config.max_seconds
+        stop_at = None if max_seconds is None else self.invocation_start - self.start + max_seconds
+        self.progress.update(elapsed, steps, self._recent_rate(), stop_at)
 
     def _recent_rate(self, window_s: float = 10.0) -> float:
         """Global steps per second over the last ``window_s`` seconds of samples."""
