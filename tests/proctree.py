@@ -91,7 +91,7 @@ def kill_trainer_and_wait_for_its_children(proc: subprocess.Popen, stop_a_child_
         os.kill(children[-1], signal.SIGSTOP)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
-    # Each child notices that its trainer has gone (its lifeline pipe ends) and exits; the forkserver
+    # Each child notices that its trainer has gone (multiprocessing's parent sentinel) and exits; the forkserver
     # exits with the trainer, and the kernel wakes a stopped child (SIGCONT on its parent's death).
     wait_for(lambda: not any(alive(p) for p in children + servers), 30, "the orphaned children and forkserver to exit")
     return children

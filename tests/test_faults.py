@@ -17,6 +17,7 @@ from proctree import (
     TRAIN_CORRIDOR_FOREVER,
     alive,
     communicate_or_dump_stacks,
+    forkservers,
     kill_trainer_and_wait_for_its_children,
     sigint_default,
     sigint_disposition,
@@ -450,3 +451,47 @@ def test_a_real_full_disk_end_to_end_then_resume_once_space_is_freed(tmp_path):
         assert result.global_step >= latest["global_step"] + 1_000
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+WATCH_THE_TRAINER = """
+import os, sys, time
+from pathlib import Path
+from a3c.runtime.shared import SharedState, continue_when_orphaned, process_context
+
+def watch(marks):
+    continue_when_orphaned()
+    checks = 0
+    while not SharedState.trainer_gone():
+        checks += 1
+        if checks == 5:  # five checks that said "not gone" while the trainer lived
+            Path(marks, "lived").touch()
+        time.sleep(0.05)
+    Path(marks, "gone").touch()
+
+if __name__ == "__main__":
+    child = process_context().Process(target=watch, args=(sys.argv[1],), daemon=True)
+    child.start()
+    child.join()
+    time.sleep(3600)  # a trainer that lives on: only the kill in the test ends it
+"""
+"""A stand-in trainer: starts one child that polls the orphan check and leaves marks for it."""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc, sends signals")
+@pytest.mark.parametrize("victim", ["trainer", "forkserver"])
+def test_a_child_sees_its_trainer_gone_when_the_trainer_or_its_forkserver_is_killed(tmp_path, victim):
+    script = tmp_path / "stand_in.py"
+    script.write_text(WATCH_THE_TRAINER)
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)])
+    try:
+        wait_for(lambda: (tmp_path / "lived").exists(), 60, "the child's first checks")
+        assert not (tmp_path / "gone").exists()  # the trainer lives: not an orphan
+        (child,) = spawned_children(proc.pid)
+        # A dead forkserver closes the sentinels by which the trainer watches its children, so
+        # the trainer thinks them dead and starts copies: the originals must go, not train beside.
+        target = proc.pid if victim == "trainer" else forkservers(proc.pid)[0]
+        os.kill(target, signal.SIGKILL)
+        wait_for(lambda: (tmp_path / "gone").exists() and not alive(child), 30, "the orphaned child to exit")
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)

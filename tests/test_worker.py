@@ -259,14 +259,3 @@ def test_linear_lr_schedule_scales_each_update_by_the_global_step_it_is_applied_
         if start_step == 1000:
             assert all(torch.equal(p.detach(), b) for p, b in zip(shared_model.parameters(), before, strict=False))
 
-
-def test_a_child_sees_its_trainer_gone_once_the_trainers_end_of_the_lifeline_closes():
-    trainer_side = _shared(MLPActorCritic(4, 2))
-    # What a child unpickles: the same state, without the trainer's write end.
-    state = trainer_side.__getstate__()
-    assert state["_lifeline_end"] is None
-    child_side = SharedState.__new__(SharedState)
-    child_side.__dict__.update(state)
-    assert not child_side.trainer_gone() and not trainer_side.trainer_gone()
-    trainer_side._lifeline_end.close()  # as the kernel does when the trainer dies, however it dies
-    assert child_side.trainer_gone() and child_side.should_stop(max_steps=10**9)

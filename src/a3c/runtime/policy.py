@@ -96,7 +96,10 @@ def _start_player(checkpoint_path: str, protocol: Protocol) -> None:
     global _player
     import signal
 
+    from a3c.runtime.shared import continue_when_orphaned
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    continue_when_orphaned()  # so that the forkserver goes with the parent
     torch.set_num_threads(1)
     _player = load_policy(checkpoint_path, protocol.env_id, None, sticky=protocol.sticky, noop_max=protocol.noop_max)
 

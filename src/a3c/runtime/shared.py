@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import ctypes
 import multiprocessing as mp
+import os
 import signal
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.context import BaseContext
 from typing import TYPE_CHECKING, Any, Final, cast
 
@@ -23,12 +24,14 @@ from torch.optim import Optimizer
 if TYPE_CHECKING:  # Windows has no ForkServerContext
     from multiprocessing.context import ForkServerContext, SpawnContext
 
-#: Process start method: ``forkserver`` (Linux, macOS), else ``spawn`` (Windows has nothing
-#: else). Both start children that share nothing with the trainer but what is passed to them,
-#: pickled, and neither forks a parent's threads or locks. The forkserver imports torch and the
-#: package once, so a child (or a restarted one) starts in milliseconds where a spawned child
-#: spends seconds of CPU importing torch.
-START_METHOD: Final = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+#: Process start method: ``forkserver`` on Linux, ``spawn`` elsewhere (macOS forks badly once
+#: torch and OpenCV are loaded; Windows has only ``spawn``). Both start children that share
+#: nothing with the trainer but what is passed to them, pickled, and neither forks a parent's
+#: threads or locks. The forkserver imports torch and the package once, so a child (or a
+#: restarted one) starts in milliseconds where a spawned child spends seconds of CPU importing
+#: torch. Each shared tensor travels to a child as a file descriptor, and the forkserver passes
+#: at most about 250 per start: today's model and Adam state need about 70.
+START_METHOD: Final = "forkserver" if sys.platform.startswith("linux") else "spawn"
 
 
 #: What the forkserver imports for every child: torch and the algorithm (envs, model, worker).
@@ -87,15 +90,6 @@ class SharedState:
     """``multiprocessing.Array('d', slots + 1, lock=False)``: each child's last sign of life, in
     ``time.monotonic()`` seconds (one clock for every process of the machine); slot = rank, the
     evaluator's is the last."""
-    lifeline: Any = None
-    """Read end of a pipe whose write end only the trainer holds, and never writes: at end of
-    file once the trainer has gone, however it died. (``multiprocessing.parent_process()`` cannot
-    tell: under the forkserver a child's parent is the server, and its sentinel is closed at once.)"""
-    _lifeline_end: Any = field(default=None, repr=False)
-    """The write end: the trainer's alone, so never pickled into a child."""
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_lifeline_end": None}
 
     @classmethod
     def create(
@@ -105,13 +99,17 @@ class SharedState:
         if optimizer is not None and hasattr(optimizer, "share_memory"):
             optimizer.share_memory()
         steps, flags, beats = ctx.Array("q", slots, lock=False), ctx.Array("b", 2, lock=False), ctx.Array("d", slots + 1, lock=False)
-        lifeline, end = ctx.Pipe(duplex=False)
-        return cls(model, optimizer, steps, start_step, flags, heartbeats=beats, events=ctx.Queue(), lifeline=lifeline, _lifeline_end=end)
+        return cls(model, optimizer, steps, start_step, flags, heartbeats=beats, events=ctx.Queue())
 
-    def trainer_gone(self) -> bool:
-        """True in a child whose trainer has gone (killed with SIGKILL, say): the child then stops
-        instead of training on as an orphan."""
-        return self._lifeline_end is None and self.lifeline is not None and bool(self.lifeline.poll())
+    @staticmethod
+    def trainer_gone() -> bool:
+        """True in a child whose trainer has gone (killed with SIGKILL, say), or whose forkserver
+        has: the child then stops instead of training on as an orphan, or beside the copy of
+        itself that the trainer starts when a dead forkserver makes its children look dead."""
+        parent = mp.parent_process()
+        if parent is None:  # the trainer itself
+            return False
+        return not parent.is_alive() or (_first_parent is not None and os.getppid() != _first_parent)
 
     @property
     def evaluator_slot(self) -> int:
@@ -193,6 +191,10 @@ class SharedLink:
         return self.shared.should_stop(self.max_steps)
 
 
+_first_parent: int | None = None
+"""In a child: the pid of the process that started it (the forkserver, or the trainer)."""
+
+
 def continue_when_orphaned() -> None:
     """Ask the kernel to send this child SIGCONT when its parent dies (Linux's
     ``PR_SET_PDEATHSIG``). The orphan check (:meth:`SharedState.trainer_gone`) runs in the child's
@@ -202,8 +204,9 @@ def continue_when_orphaned() -> None:
     A forkserver child's parent is the server, which exits once no process holds its "alive"
     pipe; each child gets a copy of that pipe, which it closes here (it starts no processes), so
     that the server, and with it the SIGCONT, goes with the trainer."""
+    global _first_parent
+    _first_parent = os.getppid()
     if START_METHOD == "forkserver":
-        import os
         from multiprocessing import forkserver
 
         server: Any = forkserver._forkserver  # CPython's own, undocumented

@@ -14,7 +14,10 @@ from typing import Any
 
 
 def unblock_sigint() -> None:
-    """Lift the SIGINT block a child inherits from the trainer's start (it stays ignored)."""
+    """In a child, first thing: ignore SIGINT (as inherited already, unless a forkserver that
+    someone else started handed down Python's default), then lift the block it inherited from
+    the trainer's start."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
