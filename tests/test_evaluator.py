@@ -1,10 +1,11 @@
 import datetime as dt
 import re
 
+import numpy as np
 import torch
 from conftest import ScriptedRewardEnv
 
-from a3c.algorithm.evaluation import STUCK_REPEATS, play_greedy_episode
+from a3c.algorithm.evaluation import STUCK_REPEATS, play_greedy_episode, play_greedy_round
 from a3c.algorithm.model import MLPActorCritic
 from a3c.runtime.run_dir import default_run_dir
 
@@ -48,27 +49,59 @@ def test_should_stop_abandons_the_episode():
     assert result is None
 
 
+class ActionCountingEnv(ScriptedRewardEnv):
+    """Scores the action taken (0 or 1) at each step, so that the score says what was played;
+    ``phase`` makes each env's observations its own."""
+
+    def __init__(self, length, phase):
+        super().__init__([0.0] * length)
+        self.phase = phase
+
+    def _obs(self):
+        return np.full(self.observation_space.shape, np.sin(self.t * 0.7 + self.phase), dtype=np.float32)
+
+    def step(self, action):
+        obs, _, terminated, truncated, info = super().step(action)
+        return obs, float(action), terminated, truncated, info
+
+
+def test_a_round_plays_each_env_as_if_alone_while_its_episodes_end_one_by_one():
+    torch.manual_seed(3)
+    model = MLPActorCritic(4, 2)
+    shapes = [(30, 0.0), (80, 1.3), (55, 2.7), (200, 0.4)]  # lengths: the batch shrinks 4, 3, 2, 1
+    alone = [play_greedy_episode(model, ActionCountingEnv(*shape), 10_000) for shape in shapes]
+    together = play_greedy_round(model, [ActionCountingEnv(*shape) for shape in shapes], 10_000)
+    assert [(r.reward, r.length, r.ended_by) for r in together] == [(r.reward, r.length, r.ended_by) for r in alone]
+    # Each episode mixed both actions (its own LSTM state steering it), so the scores check the play.
+    assert all(0 < r.reward < r.length for r in alone) and len({r.reward for r in alone}) == len(shapes)
+    assert together[-1].ended_by == "terminated" and alone[0].length == 30
+    # The round's CPU time is shared out: what the evaluator's share of the run adds up.
+    assert len({r.cpu_s for r in together}) == 1
+
+
 def test_default_run_dir_names_the_env_and_time():
     path = default_run_dir("ALE/Pong-v5", dt.datetime(2026, 11, 25, 14, 5, 9))
     assert str(path) == "runs/ALE-Pong-v5-20261125-140509"
 
 
 class TrainingInReset(ScriptedRewardEnv):
-    """Stands in for the workers, in-process and deterministic: each reset (which the evaluator
-    does right after syncing) moves the shared weights and the counter on."""
+    """Stands in for the workers, in-process and deterministic: each reset of any of the
+    evaluator's envs (all reset right after it syncs) moves the shared weights and the counter on."""
 
-    def __init__(self, shared, scores=None):
+    def __init__(self, shared, scores, resets):
         super().__init__([0.0])
         self.shared = shared
         self.scores = scores
-        self.episode = 0
+        self.resets = resets
+        """One counter for all of the evaluator's envs: ``[resets so far]``."""
 
     def reset(self, *, seed=None, options=None):
-        self.episode += 1
+        self.resets[0] += 1
+        episode = self.resets[0]
         # By default later episodes score higher.
-        self.rewards = [float(self.episode) if self.scores is None else self.scores[self.episode - 1]]
+        self.rewards = [float(episode) if self.scores is None else self.scores[episode - 1]]
         with torch.no_grad():
-            self.shared.model.critic_linear.bias.fill_(self.episode)
+            self.shared.model.critic_linear.bias.fill_(episode)
         self.shared.add_steps(10)
         return super().reset(seed=seed)
 
@@ -84,8 +117,8 @@ def _run_evaluator(tmp_path, eval_episodes, scores=None):
     from a3c.runtime.shared import SharedState, process_context
 
     shared = SharedState.create(MLPActorCritic(4, 2), None, process_context())
-    env = TrainingInReset(shared, scores)
-    task = Task("Scripted", functools.partial(lambda seed, env: env, env=env), mlp_model)
+    make_env = functools.partial(lambda seed, resets: TrainingInReset(shared, scores, resets), resets=[0])
+    task = Task("Scripted", make_env, mlp_model)
     run = RunDir(tmp_path).create(force=True)
     run.start_metrics()
     config = TrainConfig(env_name="Scripted", num_processes=2, max_steps=50, eval_episodes=eval_episodes)
@@ -123,8 +156,9 @@ def test_best_goes_by_the_round_mean_so_a_lucky_episode_does_not_win(tmp_path):
     from a3c.runtime.run_dir import eval_rounds
 
     # Rounds of 2: episodes 1-2 play the weights of step 0 and score 10 and -10 (mean 0); episodes
-    # 3-4 play the weights of step 20 and score 2 and 2 (mean 2). The fifth reset reaches max_steps.
-    shared, run = _run_evaluator(tmp_path, eval_episodes=2, scores=[10.0, -10.0, 2.0, 2.0, 0.0])
+    # 3-4 play the weights of step 20 and score 2 and 2 (mean 2). The fifth reset reaches max_steps,
+    # so the third round is abandoned.
+    shared, run = _run_evaluator(tmp_path, eval_episodes=2, scores=[10.0, -10.0, 2.0, 2.0, 0.0, 0.0])
     rows = list(csv.DictReader(run.metrics_path.open()))
     assert [int(r["weights_step"]) for r in rows] == [0, 0, 20, 20]  # one weights copy per round
     assert [[float(r["episode_reward"]) for r in played] for played in eval_rounds(rows, 2)] == [[10.0, -10.0], [2.0, 2.0]]

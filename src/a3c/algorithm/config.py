@@ -142,11 +142,12 @@ class TrainConfig:
     """Also stop after this much wall time (None: no limit). Handy for time-boxed runs."""
 
     eval_interval_s: float = 0.0
-    """Seconds the evaluator pauses between greedy episodes. 0 is the seed's evaluator, which
+    """Seconds the evaluator pauses between evaluation rounds. 0 is the seed's evaluator, which
     plays without pause and takes about a third of a 2-core machine from the workers."""
 
     eval_episodes: int = 5
-    """Greedy episodes per evaluation round, all played with one copy of the weights. ``best.pt``
+    """Greedy episodes per evaluation round, played side by side (one env each, one batched
+    forward pass a step), all with one copy of the weights. ``best.pt``
     holds the round with the highest mean, and the progress line and "solved" (a round mean >= 18
     on Pong) go by it, so that one lucky episode under sticky actions wins nothing. 1 gives the
     seed's evaluator, which copied the weights before every episode."""

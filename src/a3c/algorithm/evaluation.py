@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,7 @@ import torch
 from a3c.algorithm.config import TrainConfig
 from a3c.algorithm.envs.atari import check_env_settings, resolve_env_id
 from a3c.algorithm.model import RecurrentActorCritic
-from a3c.algorithm.seeding import seed_process
+from a3c.algorithm.seeding import env_seed, seed_process
 from a3c.algorithm.task import Task
 
 #: End an episode when this many consecutive greedy actions were the same. A greedy policy
@@ -40,10 +40,61 @@ class EpisodeResult:
     """CPU seconds the episode took in its process: what evaluation costs the cores."""
 
 
-def greedy_action(model: RecurrentActorCritic, obs: np.ndarray, hidden: tuple[torch.Tensor, torch.Tensor]) -> tuple[int, tuple[torch.Tensor, torch.Tensor]]:
-    with torch.no_grad():
-        _, logits, hidden = model(torch.from_numpy(np.asarray(obs, dtype=np.float32)).unsqueeze(0), hidden)
-    return int(logits.argmax(dim=1).item()), hidden
+def play_greedy_round(
+    model: RecurrentActorCritic,
+    envs: Sequence[gym.Env],
+    max_episode_length: int,
+    stuck_repeats: int = STUCK_REPEATS,
+    should_stop: Callable[[], bool] | None = None,
+    on_step: Callable[[int, int, float], None] | None = None,
+    seeds: Sequence[int | None] | None = None,
+) -> list[EpisodeResult] | None:
+    """Play one greedy episode in each of ``envs`` at once, all with ``model``'s weights: one
+    batched forward pass a step over the episodes still in play, so that a round of N episodes
+    costs far less than N episodes played one after another, and ends with its longest episode.
+    Returns the results in the order of ``envs``, or None if ``should_stop`` fired first.
+
+    ``seeds[i]`` seeds env i's reset (sticky actions, no-op starts, the normaliser start afresh),
+    so that the episode does not depend on the episodes played before it. ``on_step(i, length,
+    total_reward)`` is called after every step of env i (``a3c record`` grabs a frame there).
+    Each result's ``cpu_s`` is an equal share of the round's CPU time."""
+    started = time.process_time()
+    n = len(envs)
+    obs = [env.reset(seed=seed)[0] for env, seed in zip(envs, seeds or [None] * n, strict=True)]
+    hx, cx = model.initial_state(n)
+    recent: list[deque[int]] = [deque(maxlen=stuck_repeats) for _ in range(n)]
+    totals, lengths = [0.0] * n, [0] * n
+    ended: list[str] = [""] * n
+    playing = list(range(n))
+    while playing:
+        if should_stop is not None and should_stop():
+            return None
+        batch = torch.from_numpy(np.stack([np.asarray(obs[i], dtype=np.float32) for i in playing]))
+        everyone = len(playing) == n
+        with torch.no_grad():
+            _, logits, (h, c) = model(batch, (hx, cx) if everyone else (hx[playing], cx[playing]))
+        if everyone:
+            hx, cx = h, c
+        else:
+            hx[playing], cx[playing] = h, c
+        for i, action in zip(playing, logits.argmax(dim=1).tolist(), strict=True):
+            obs[i], reward, terminated, truncated, _ = envs[i].step(action)
+            totals[i] += float(reward)
+            lengths[i] += 1
+            recent[i].append(action)
+            if on_step is not None:
+                on_step(i, lengths[i], totals[i])
+            if terminated:
+                ended[i] = "terminated"
+            elif truncated:
+                ended[i] = "truncated"
+            elif lengths[i] >= max_episode_length:
+                ended[i] = "max_length"
+            elif len(recent[i]) == stuck_repeats and recent[i].count(recent[i][0]) == stuck_repeats:
+                ended[i] = "stuck"
+        playing = [i for i in playing if not ended[i]]
+    share = (time.process_time() - started) / n
+    return [EpisodeResult(totals[i], lengths[i], ended[i], share) for i in range(n)]
 
 
 def play_greedy_episode(
@@ -55,43 +106,25 @@ def play_greedy_episode(
     on_step: Callable[[int, float], None] | None = None,
     seed: int | None = None,
 ) -> EpisodeResult | None:
-    """Play one episode with argmax actions. Returns None if ``should_stop`` fired first.
-
-    ``seed`` seeds the reset (sticky actions, no-op starts, the normaliser start afresh), so
-    that the episode does not depend on the episodes played before it. ``on_step(length,
-    total_reward)`` is called after every env step (``a3c record`` grabs a frame there)."""
-    started = time.process_time()
-    obs, _ = env.reset(seed=seed)
-    hidden = model.initial_state()
-    recent: deque[int] = deque(maxlen=stuck_repeats)
-    total, length = 0.0, 0
-    while True:
-        if should_stop is not None and should_stop():
-            return None
-        action, hidden = greedy_action(model, obs, hidden)
-        obs, reward, terminated, truncated, _ = env.step(action)
-        total += float(reward)
-        length += 1
-        recent.append(action)
-        if on_step is not None:
-            on_step(length, total)
-        if terminated:
-            return EpisodeResult(total, length, "terminated", time.process_time() - started)
-        if truncated:
-            return EpisodeResult(total, length, "truncated", time.process_time() - started)
-        if length >= max_episode_length:
-            return EpisodeResult(total, length, "max_length", time.process_time() - started)
-        if len(recent) == stuck_repeats and recent.count(recent[0]) == stuck_repeats:
-            return EpisodeResult(total, length, "stuck", time.process_time() - started)
+    """Play one episode with argmax actions (a round of one: :func:`play_greedy_round`). Returns
+    None if ``should_stop`` fired first. ``on_step(length, total_reward)`` follows every step."""
+    each_step = None if on_step is None else (lambda _i, length, total: on_step(length, total))
+    results = play_greedy_round(model, [env], max_episode_length, stuck_repeats, should_stop, each_step, [seed])
+    return None if results is None else results[0]
 
 
-def build_evaluator(rank: int, config: TrainConfig, task: Task) -> tuple[gym.Env, RecurrentActorCritic]:
-    """The evaluator's env and network (in eval mode), with the process seeded with ``seed + rank``."""
+def build_evaluator(rank: int, config: TrainConfig, task: Task) -> tuple[list[gym.Env], RecurrentActorCritic]:
+    """The evaluator's envs, one per episode of a round (``eval_episodes``), and its network (in
+    eval mode), with the process seeded with ``seed + rank``. A round of one plays the env seeded
+    ``seed + rank``, as the seed's evaluator did; in larger rounds env i gets
+    :func:`a3c.algorithm.seeding.env_seed` of the evaluator's rank."""
     seed_process(config.seed + rank)
-    env = task.make_env(config.seed + rank)
-    model = task.make_model(env)
+    n = config.eval_episodes
+    seeds = [config.seed + rank] if n == 1 else [env_seed(config.seed + rank, i) for i in range(n)]
+    envs = [task.make_env(seed) for seed in seeds]
+    model = task.make_model(envs[0])
     model.eval()
-    return env, model
+    return envs, model
 
 
 @dataclass(frozen=True)

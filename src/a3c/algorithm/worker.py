@@ -31,7 +31,7 @@ from a3c.algorithm.config import TrainConfig
 from a3c.algorithm.losses import RolloutLoss, a3c_loss
 from a3c.algorithm.model import Hidden, RecurrentActorCritic
 from a3c.algorithm.optim import step_and_release
-from a3c.algorithm.seeding import seed_process
+from a3c.algorithm.seeding import env_seed, seed_process
 from a3c.algorithm.task import HasSpaces, Task, make_vector_env
 
 
@@ -464,14 +464,10 @@ def build_envs_and_model(rank: int, config: TrainConfig, task: Task) -> tuple[gy
     if config.envs_per_worker == 1:  # the seed's algorithm, step for step
         env = task.make_env(config.seed + rank)
         return env, task.make_model(env)
-    seeds = [batched_env_seed(config.seed + rank, i) for i in range(config.envs_per_worker)]
+    seeds = [env_seed(config.seed + rank, i) for i in range(config.envs_per_worker)]
     envs = make_vector_env(task, seeds, config.max_episode_length)
     return envs, task.make_model(_single_env_view(envs))
 
-
-def batched_env_seed(process_seed: int, index: int) -> int:
-    """Seed of env ``index`` of a batched worker: distinct for every (process, env) pair."""
-    return process_seed * 1000 + index
 
 
 class _SpacesOf:

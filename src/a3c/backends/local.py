@@ -15,7 +15,7 @@ from typing import Any
 from torch import nn
 
 from a3c.algorithm.config import TrainConfig
-from a3c.algorithm.evaluation import build_evaluator, play_greedy_episode
+from a3c.algorithm.evaluation import build_evaluator, play_greedy_round
 from a3c.algorithm.optim import worker_optimizer
 from a3c.algorithm.task import Task
 from a3c.algorithm.worker import Worker, build_envs_and_model, worker_class
@@ -73,29 +73,29 @@ def evaluator_main(
     start_time: float,
     best_reward: float | None = None,
 ) -> None:
-    """Entry point of the evaluation process: copy the weights at each round's start, play greedily, log."""
+    """Entry point of the evaluation process: copy the weights, play a round of greedy episodes
+    side by side with them, log each, pause; again until the run stops."""
     unblock_sigint()
     continue_when_orphaned()
-    env, model = build_evaluator(rank, config, task)
+    envs, model = build_evaluator(rank, config, task)
     evaluations = EvaluationLog(RunDir(run_dir), task.env_id, config, start_time, best_reward)
     shared.mark_evaluator_ready()
     slot = shared.evaluator_slot
 
-    def should_stop() -> bool:  # asked at every step of an episode: the evaluator's heartbeat
+    def should_stop() -> bool:  # asked at every step of a round: the evaluator's heartbeat
         shared.beat(slot)
         return shared.should_stop(config.max_steps)
 
     try:
-        weights_step = 0
         while not should_stop():
-            if evaluations.starts_round:
-                model.load_state_dict(shared.model.state_dict())
-                weights_step = shared.global_step
-            result = play_greedy_episode(model, env, config.max_episode_length, should_stop=should_stop)
-            if result is None:
+            model.load_state_dict(shared.model.state_dict())
+            weights_step = shared.global_step
+            results = play_greedy_round(model, envs, config.max_episode_length, should_stop=should_stop)
+            if results is None:
                 break
             try:
-                send(shared.events, evaluations.add(result, model, weights_step, shared.global_step))
+                for report in evaluations.add_round(results, model, weights_step, shared.global_step):
+                    send(shared.events, report)
             except StorageError as error:  # the trainer says why, in one line
                 send(shared.events, StorageReport(str(error)))
                 shared.events.close()
@@ -104,7 +104,8 @@ def evaluator_main(
             if config.eval_interval_s > 0:
                 shared.sleep(config.eval_interval_s, slot)
     finally:
-        env.close()
+        for env in envs:
+            env.close()
 
 
 #: Seconds a child may take to start (imports where it is spawned, envs) before its first heartbeat.

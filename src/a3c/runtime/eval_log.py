@@ -1,7 +1,7 @@
 """The evaluation log: what follows each greedy episode of a training run.
 
-The evaluator plays rounds of ``eval_episodes`` episodes, all with the weights copied at the
-round's start. Each episode gets its ``metrics.csv`` row and a report for the trainer; each round,
+The evaluator plays rounds of ``eval_episodes`` episodes side by side, all with the weights
+copied at the round's start. Each episode gets its ``metrics.csv`` row and a report for the trainer; each round,
 once complete, its mean, and ``best.pt`` when that mean beats every round before it. With sticky
 actions a single episode is noisy: ``best.pt`` and "solved" go by a round's mean, never by one
 lucky episode. Both backends use it.
@@ -30,26 +30,29 @@ class EvaluationLog:
         self.run = run
         self.env_id = env_id
         self.config_dict = config.to_dict()
-        self.round_size = config.eval_episodes
         self.start_time = start_time
         """Unix time at which the run's wall clock reads 0."""
         self.best = -float("inf") if best_reward is None else best_reward
         """The best round mean so far."""
-        self.round: list[float] = []
-        """Rewards of the round in play."""
 
-    @property
-    def starts_round(self) -> bool:
-        """True when the next episode starts a round: the caller copies the current weights first."""
-        return not self.round
+    def add_round(self, results: list[EpisodeResult], model: nn.Module, weights_step: int, global_step: int) -> list[EvalReport]:
+        """Log a round: ``model`` holds the weights that played every episode of ``results``,
+        copied at global step ``weights_step``; the run is at ``global_step`` now. One report per
+        episode; the last carries the round's mean."""
+        reports = [self._add_episode(result, weights_step, global_step) for result in results]
+        rewards = [result.reward for result in results]
+        report = reports[-1]
+        report.round_mean, report.round_std = statistics.fmean(rewards), statistics.pstdev(rewards)
+        report.round_episodes, report.weights_step = len(rewards), weights_step
+        if report.round_mean > self.best:
+            self.best = report.round_mean
+            checkpoint = make_checkpoint(
+                model, env_id=self.env_id, global_step=weights_step, config=self.config_dict, eval_reward=report.round_mean
+            )
+            save_checkpoint(checkpoint, self.run.best_path)
+        return reports
 
-    def abandon_round(self) -> None:
-        """Forget an unfinished round (its player died); the next episode starts a new one."""
-        self.round = []
-
-    def add(self, result: EpisodeResult, model: nn.Module, weights_step: int, global_step: int) -> EvalReport:
-        """``model`` holds the weights that played, copied at global step ``weights_step``; the run is
-        at ``global_step`` now."""
+    def _add_episode(self, result: EpisodeResult, weights_step: int, global_step: int) -> EvalReport:
         now = time.time()
         elapsed = now - self.start_time
         fps = global_step / max(elapsed, 1e-9)
@@ -65,17 +68,4 @@ class EvaluationLog:
                 "unix_time": f"{now:.1f}",
             }
         )
-        report = EvalReport(elapsed, global_step, result.reward, result.length, result.ended_by, cpu_s=result.cpu_s)
-        self.round.append(result.reward)
-        if len(self.round) < self.round_size:
-            return report
-        report.round_mean, report.round_std = statistics.fmean(self.round), statistics.pstdev(self.round)
-        report.round_episodes, report.weights_step = len(self.round), weights_step
-        self.round = []
-        if report.round_mean > self.best:
-            self.best = report.round_mean
-            checkpoint = make_checkpoint(
-                model, env_id=self.env_id, global_step=weights_step, config=self.config_dict, eval_reward=report.round_mean
-            )
-            save_checkpoint(checkpoint, self.run.best_path)
-        return report
+        return EvalReport(elapsed, global_step, result.reward, result.length, result.ended_by, cpu_s=result.cpu_s)

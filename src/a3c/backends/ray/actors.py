@@ -28,7 +28,7 @@ from torch import nn
 from torch.optim import Optimizer
 
 from a3c.algorithm.config import TrainConfig
-from a3c.algorithm.evaluation import EpisodeResult, build_evaluator, play_greedy_episode
+from a3c.algorithm.evaluation import EpisodeResult, build_evaluator, play_greedy_round
 from a3c.algorithm.optim import make_optimizer, step_and_release, worker_optimizer
 from a3c.algorithm.task import Task
 from a3c.algorithm.worker import UpdateStats, Worker, build_envs_and_model, worker_class
@@ -232,14 +232,15 @@ class Evaluator:
         self.task = task
 
     def start(self, config: TrainConfig) -> str:
-        self.env, self.model = build_evaluator(config.num_processes, config, self.task)
+        self.envs, self.model = build_evaluator(config.num_processes, config, self.task)
         self.max_episode_length = config.max_episode_length
         return ray.get_runtime_context().get_node_id()
 
-    def play(self, weights: np.ndarray) -> EpisodeResult:
-        if not hasattr(self, "model"):  # Ray restarted the process between two episodes: the driver restarts it in turn
-            raise RuntimeError("its process was restarted by Ray between episodes")
+    def play(self, weights: np.ndarray) -> list[EpisodeResult]:
+        """A round: one greedy episode in each env, side by side, with these weights."""
+        if not hasattr(self, "model"):  # Ray restarted the process between two rounds: the driver restarts it in turn
+            raise RuntimeError("its process was restarted by Ray between rounds")
         set_flat_parameters(self.model, weights)
-        result = play_greedy_episode(self.model, self.env, self.max_episode_length)
-        assert result is not None  # no should_stop: the driver drops an episode it no longer wants
-        return result
+        results = play_greedy_round(self.model, self.envs, self.max_episode_length)
+        assert results is not None  # no should_stop: the driver drops a round it no longer wants
+        return results

@@ -225,8 +225,7 @@ class RayRun(TrainingRun):
             ref = actor.train_for.remote(SLICE_S)
         else:
             assert self.evaluations is not None
-            if self.eval_refs is None or self.evaluations.starts_round:  # a round plays one weights copy
-                self.eval_refs = self.server.weights.options(num_returns=2).remote()
+            self.eval_refs = self.server.weights.options(num_returns=2).remote()  # a round plays one weights copy
             ref = actor.play.remote(self.eval_refs[0])  # the weights go from the server to the evaluator directly
         self.pending[ref] = (name, method)
         self.called_at[ref] = time.monotonic()
@@ -272,8 +271,6 @@ class RayRun(TrainingRun):
             del self.pending[ref], self.called_at[ref]
             if name == EVALUATOR:
                 self.eval_refs = None
-                if self.evaluations is not None:
-                    self.evaluations.abandon_round()
             ray.kill(self.actors[name], no_restart=False)  # Ray starts it a fresh process
             if not self._restart_or_fail(name, f"hung (no reply for {silent:.0f} s; killed)"):
                 self.failed_child = name
@@ -354,13 +351,13 @@ class RayRun(TrainingRun):
         elif not self.stopping:
             self._call(name, "train_for")
 
-    def _evaluated(self, result: EpisodeResult) -> None:
+    def _evaluated(self, results: list[EpisodeResult]) -> None:
         assert self.eval_refs is not None and self.model is not None and self.evaluations is not None
         weights_ref, step_ref = self.eval_refs
-        if self.stopping:  # the local evaluator abandons its episode when the run stops
+        if self.stopping:  # the local evaluator abandons its round when the run stops
             return
         set_flat_parameters(self.model, ray.get(weights_ref))
-        self.inbox.append(self.evaluations.add(result, self.model, ray.get(step_ref), self.global_step))
+        self.inbox.extend(self.evaluations.add_round(results, self.model, ray.get(step_ref), self.global_step))
         self.next_eval_at = time.monotonic() + self.config.eval_interval_s
 
     def _died(self, name: str, error: RayError) -> None:
@@ -369,8 +366,6 @@ class RayRun(TrainingRun):
             return
         if name == EVALUATOR:
             self.evaluator_ready, self.eval_refs = False, None
-            if self.evaluations is not None:
-                self.evaluations.abandon_round()
         elif (lost := self._server_lost_because()) is not None:
             # A worker's call fails when the server it sends to has died: that is the cause to report.
             self.failure, self.server_lost = f"the parameter server died ({lost})", True
