@@ -17,6 +17,7 @@ import yaml
 from a3c.algorithm.config import TrainConfig
 from a3c.algorithm.envs import make_corridor
 from a3c.algorithm.evaluation import play_greedy_episode
+from a3c.algorithm.seeding import env_seed
 from a3c.algorithm.task import Task, corridor_task, mlp_model
 from a3c.backends import train
 from a3c.backends.base import TrainingFailed
@@ -133,7 +134,7 @@ def test_max_seconds_ends_a_no_shared_rmsprop_run_and_the_evaluator_pause_does_n
     assert result.step_samples[-1][0] >= 3 and result.global_step < 10**9
     assert set(result.exit_codes.values()) == {0}
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[1:]
-    assert len(rows) <= 1  # at most one episode, then the evaluator waits out the run
+    assert len(rows) <= config.eval_episodes  # at most one round, then the evaluator waits out the run
     latest = load_checkpoint(result.latest_checkpoint)
     assert "optimizer" not in latest and latest["config"]["optimizer"] == "rmsprop"  # each worker kept its own statistics
 
@@ -173,10 +174,11 @@ def test_a_run_stops_at_max_steps_leaves_a_complete_run_dir_and_seeds_each_proce
     children = {}
     for path in folder.iterdir():
         if int(path.stem) != os.getpid():  # the trainer's own probe env
-            env_seed, torch_seed, threads = map(int, path.read_text().split())
-            children[env_seed] = (torch_seed, threads)
-    # workers are ranks 0 and 1, the evaluator rank num_processes = 2
-    assert children == {7: (7, 1), 8: (8, 1), 9: (9, 1)}
+            its_seed, torch_seed, threads = map(int, path.read_text().split())
+            children[its_seed] = (torch_seed, threads)
+    # workers are ranks 0 and 1, the evaluator rank num_processes = 2; its round's envs are seeded
+    # env_seed(9, i), and the probe keeps the last one it built
+    assert children == {7: (7, 1), 8: (8, 1), env_seed(9, config.eval_episodes - 1): (9, 1)}
 
 
 def _env_that_breaks_in_workers(seed, base_seed=0):
@@ -194,7 +196,7 @@ def test_a_failing_worker_stops_the_run_instead_of_hanging(tmp_path):
 
 
 def _evaluator_env_slow_to_build(seed, evaluator_seed=2):
-    if seed == evaluator_seed:  # the evaluator (rank 2 with seed 0): as if imports took a minute
+    if seed == env_seed(evaluator_seed, 0):  # the evaluator's first env (rank 2 with seed 0): as if imports took a minute
         time.sleep(60)
     return make_corridor(seed)
 
