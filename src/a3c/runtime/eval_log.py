@@ -1,8 +1,8 @@
 """The evaluation log: what follows each greedy episode of a training run.
 
 The evaluator plays rounds of ``eval_episodes`` episodes side by side, all with the weights
-copied at the round's start. Each episode gets its ``metrics.csv`` row and a report for the trainer; each round,
-once complete, its mean, and ``best.pt`` when that mean beats every round before it. With sticky
+copied at the round's start. Each episode gets its ``metrics.csv`` row and a report for the
+trainer; each round its mean, and ``best.pt`` when that mean beats every round before it. With sticky
 actions a single episode is noisy: ``best.pt`` and "solved" go by a round's mean, never by one
 lucky episode. Both backends use it.
 """
