@@ -114,6 +114,7 @@ def train_and_score(game: str, args: argparse.Namespace) -> dict:
         "greedy_mean": report["mean_reward"],
         "greedy_std": report["std_reward"],
         "greedy_scores": report["episodes"],
+        "greedy_ended_by": report["ended_by"],
         "random_mean": statistics.fmean(random),
         "random_std": statistics.pstdev(random),
         "paper": PAPER.get(game),
@@ -121,10 +122,20 @@ def train_and_score(game: str, args: argparse.Namespace) -> dict:
     }
 
 
+def stuck_guard(result: dict) -> str:
+    """The stuck guard the final episodes played under, and how many it cut short. Results from
+    before ``--stuck-guard`` record the seed's rule as its repeat count."""
+    rule = result["protocol"].get("stuck_guard")
+    if not isinstance(rule, str):
+        return "seed's (100 actions)"
+    ended_by = result.get("greedy_ended_by") or []
+    return f"{rule}, {ended_by.count('stuck')} cut"
+
+
 def table(results: list[dict]) -> str:
     lines = [
-        "| game | preset | minutes | steps | greedy mean ± std (episodes) | random policy | A3C paper |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| game | preset | minutes | steps | greedy mean ± std (episodes) | stuck guard | random policy | A3C paper |",
+        "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: |",
     ]
     notes = []
     for r in results:
@@ -134,10 +145,16 @@ def table(results: list[dict]) -> str:
         mark = f" [{len(notes)}]" if r.get("note") else ""
         lines.append(
             f"| {r['game']}{mark} | {r['preset']} | {r['minutes']:g} | {r['steps']:,} | {r['greedy_mean']:,.1f} ± {r['greedy_std']:,.1f} "
-            f"({len(r['greedy_scores'])}) | {r['random_mean']:,.1f} | {paper} |"
+            f"({len(r['greedy_scores'])}) | {stuck_guard(r)} | {r['random_mean']:,.1f} | {paper} |"
         )
     lines.append("")
     lines.append(f"Greedy and random: `ALE/<Game>-v5`, sticky actions 0.25, frameskip 4. Paper: {PAPER_NOTE}.")
+    lines.append("")
+    lines.append(
+        "Stuck guard: `screen` ends a greedy episode after 100 steps of a still screen; the seed's rule "
+        "(100 identical actions) also cut short episodes where holding FIRE was good play, so rows "
+        "scored under it are low."
+    )
     for note in notes:
         lines.extend(["", note])
     return "\n".join(lines) + "\n"

@@ -38,9 +38,12 @@ def test_the_games_table_gives_each_game_its_row_and_a_caveat_under_the_table():
     import games
 
     row = {"game": "Breakout", "preset": "breakout", "minutes": 30, "steps": 1_536_040, "greedy_mean": 6.5, "greedy_std": 2.7,
-           "greedy_scores": [6.0] * 20, "random_mean": 1.1, "paper": 766.8}
-    noted = {**row, "game": "SpaceInvaders", "paper": None, "note": "trained beside another job"}
+           "greedy_scores": [6.0] * 20, "greedy_ended_by": ["terminated"] * 18 + ["stuck"] * 2, "random_mean": 1.1, "paper": 766.8,
+           "protocol": {"stuck_guard": "screen", "stuck_steps": 100}}
+    # A result from before --stuck-guard: its protocol gave the seed's repeat count, and no ended_by.
+    noted = {**row, "game": "SpaceInvaders", "paper": None, "note": "trained beside another job", "protocol": {"stuck_guard": 100}}
+    del noted["greedy_ended_by"]
     table = games.table([row, noted])
-    assert "| Breakout | breakout | 30 | 1,536,040 | 6.5 ± 2.7 (20) | 1.1 | 766.8 |" in table
-    assert "| SpaceInvaders [1] | breakout | 30 | 1,536,040 | 6.5 ± 2.7 (20) | 1.1 | - |" in table
+    assert "| Breakout | breakout | 30 | 1,536,040 | 6.5 ± 2.7 (20) | screen, 2 cut | 1.1 | 766.8 |" in table
+    assert "| SpaceInvaders [1] | breakout | 30 | 1,536,040 | 6.5 ± 2.7 (20) | seed's (100 actions) | 1.1 | - |" in table
     assert table.rstrip().endswith("[1] SpaceInvaders: trained beside another job")

@@ -24,9 +24,16 @@ def test_seed_preset_is_the_seed_algorithm_exactly():
     seed = resolve_config("seed")
     defaults = TrainConfig()  # the dataclass documents the seed's algorithm
     for name in ("lr", "gamma", "gae_lambda", "entropy_coef", "value_loss_coef", "max_grad_norm", "num_steps",
-                 "envs_per_worker", "max_episode_length", "optimizer", "no_shared", "eval_interval_s"):
+                 "envs_per_worker", "max_episode_length", "optimizer", "no_shared", "eval_interval_s", "stuck_guard"):
         assert getattr(seed, name) == getattr(defaults, name), name
     assert (seed.envs_per_worker, seed.num_steps, seed.lr, seed.eval_interval_s) == (1, 20, 0.0001, 0.0)
+    assert seed.stuck_guard == "actions"  # the seed's: 100 identical actions end a greedy episode
+
+
+def test_the_presets_for_games_beyond_the_seed_end_only_episodes_whose_screen_stands_still():
+    assert resolve_config("fast").stuck_guard == resolve_config("breakout").stuck_guard == "screen"
+    with pytest.raises(UserError, match="--stuck-guard must be one of screen, actions, got 'never'"):
+        TrainConfig(stuck_guard="never").validate()
 
 
 @pytest.mark.parametrize("name, processes, steps", [("seed-quick", 4, 20_000), ("seed-16", 16, 2_000_000)])

@@ -26,11 +26,38 @@ class FixedPolicy(MLPActorCritic):
         return value, logits, hidden
 
 
-def test_stuck_guard_ends_an_episode_after_100_identical_actions():
+def test_the_seeds_stuck_guard_ends_an_episode_after_100_identical_actions():
     env = ScriptedRewardEnv([1.0] * 1000)
-    result = play_greedy_episode(FixedPolicy(lambda t: 0), env, max_episode_length=10_000)
+    result = play_greedy_episode(FixedPolicy(lambda t: 0), env, max_episode_length=10_000, stuck_guard="actions")
     assert result.ended_by == "stuck" and result.length == STUCK_REPEATS == 100
     assert result.reward == 100.0
+    # A change of action starts the count again.
+    result = play_greedy_episode(FixedPolicy(lambda t: int(t == 50)), env, max_episode_length=10_000, stuck_guard="actions")
+    assert result.ended_by == "stuck" and result.length == 151
+
+
+class StillAfterEnv(ScriptedRewardEnv):
+    """Its observation (its screen) changes every step until step ``still_from``, then stands still."""
+
+    def __init__(self, length, still_from):
+        super().__init__([1.0] * length)
+        self.still_from = still_from
+
+    def _obs(self):
+        return np.full(self.observation_space.shape, np.sin(min(self.t, self.still_from)), dtype=np.float32)
+
+
+def test_the_screen_guard_lets_one_held_action_play_on_and_ends_a_still_screen_whatever_the_actions():
+    # Holding one action on a moving screen is play (firing in SpaceInvaders): the episode goes on to its end.
+    result = play_greedy_episode(FixedPolicy(lambda t: 0), ScriptedRewardEnv([1.0] * 1000), 10_000, stuck_guard="screen")
+    assert (result.ended_by, result.length, result.reward) == ("terminated", 1000, 1000.0)
+    # A screen that stands still (a game waiting for FIRE) ends the episode 100 steps after it last
+    # changed, even though the actions vary.
+    result = play_greedy_episode(FixedPolicy(lambda t: t % 2), StillAfterEnv(1000, 300), 10_000, stuck_guard="screen")
+    assert (result.ended_by, result.length) == ("stuck", 300 + STUCK_REPEATS)
+    # Still from the reset on: 100 steps, none of them moving.
+    result = play_greedy_episode(FixedPolicy(lambda t: 0), StillAfterEnv(1000, 0), 10_000, stuck_guard="screen")
+    assert (result.ended_by, result.length) == ("stuck", STUCK_REPEATS)
 
 
 def test_varied_actions_play_to_the_end_or_the_length_cap():

@@ -105,3 +105,68 @@ def test_envs_lists_games_that_all_resolve():
     assert {"Pong", "Breakout", "SpaceInvaders", "Seaquest", "MsPacman"} <= set(games)
     for game in games:
         assert resolve_env_id(f"{game}NoFrameskip-v4").ale_id == f"ALE/{game}-v5"
+
+
+class _Hold:
+    """A greedy policy that ignores what it sees and always picks ``action``."""
+
+    def __init__(self, action: int, actions: int) -> None:
+        self.action, self.actions = action, actions
+
+    def initial_state(self, n: int = 1):
+        import torch
+
+        return torch.zeros(n, 1), torch.zeros(n, 1)
+
+    def __call__(self, obs, hidden):
+        import torch
+
+        logits = torch.zeros(obs.shape[0], self.actions)
+        logits[:, self.action] = 1.0
+        return torch.zeros(obs.shape[0], 1), logits, hidden
+
+
+@pytest.mark.parametrize("game", ["SpaceInvaders", "BeamRider"])
+def test_holding_fire_is_play_not_a_stuck_agent(game):
+    """The seed's stuck guard (100 identical actions) cut most greedy episodes of these games short,
+    scores included; the screen guard lets an agent that holds FIRE play its game out."""
+    from a3c.algorithm.envs.atari import make_atari_env
+    from a3c.algorithm.evaluation import STUCK_REPEATS, play_greedy_episode
+
+    fire = 1
+    env = make_atari_env(f"ALE/{game}-v5", seed=0)
+    assert env.unwrapped.get_action_meanings()[fire] == "FIRE"
+    seed_rule = play_greedy_episode(_Hold(fire, env.action_space.n), env, 100_000, "actions", seed=3)
+    assert (seed_rule.ended_by, seed_rule.length) == ("stuck", STUCK_REPEATS)
+    screen_rule = play_greedy_episode(_Hold(fire, env.action_space.n), env, 6 * STUCK_REPEATS, "screen", seed=3)
+    assert screen_rule.ended_by == "max_length"  # still playing, and scoring, when the test's cap came
+    assert screen_rule.reward > seed_rule.reward
+    env.close()
+
+
+def test_the_screen_guard_ends_breakout_waiting_for_a_fire_that_never_comes():
+    """Breakout without our FIRE wrapper shows a still screen until FIRE: with NOOPs only, the
+    episode would run to the ALE's 108,000-frame cap; the screen guard ends it after 100 steps."""
+    import gymnasium as gym
+
+    from a3c.algorithm.envs.wrappers import FireAtLifeStart
+    from a3c.algorithm.evaluation import STUCK_REPEATS, play_greedy_episode
+
+    env = make_atari_env_without(FireAtLifeStart, "ALE/Breakout-v5")
+    assert isinstance(env, gym.Env)
+    result = play_greedy_episode(_Hold(0, 4), env, 100_000, "screen", seed=0)
+    assert (result.ended_by, result.reward) == ("stuck", 0.0) and result.length == STUCK_REPEATS
+    env.close()
+
+
+def make_atari_env_without(wrapper: type, env_id: str):
+    """``make_atari_env(env_id)`` with one wrapper layer taken out of its stack."""
+    from a3c.algorithm.envs.atari import make_atari_env
+
+    outer = env = make_atari_env(env_id, seed=0)
+    while hasattr(env, "env"):
+        if isinstance(env.env, wrapper):
+            env.env = env.env.env
+            return outer
+        env = env.env
+    raise AssertionError(f"{env_id} has no {wrapper.__name__}")

@@ -105,7 +105,8 @@ def test_evaluate_reports_its_protocol_and_statistics(run_cli):
     assert code == 0, err
     report = json.loads(out)
     assert report["protocol"] == {"env_id": "ALE/Pong-v5", "frameskip": 4, "sticky": 0.25, "noop_max": 30,
-                                  "max_episode_length": 60, "policy": "greedy (argmax)", "stuck_guard": 100}
+                                  "max_episode_length": 60, "policy": "greedy (argmax)", "stuck_guard": "screen",
+                                  "stuck_steps": 100}
     assert report["num_episodes"] == 2 and report["seeds"] == [0, 1] and len(report["episodes"]) == 2
     for key in ("mean_reward", "std_reward", "min_reward", "max_reward"):
         assert isinstance(report[key], float)
@@ -116,7 +117,12 @@ def test_evaluate_reports_its_protocol_and_statistics(run_cli):
     assert lines[1].startswith("protocol: ALE/Pong-v5: frameskip 4, sticky actions 0.5, no no-op starts")  # the agent's game, our P
     assert lines[-1].startswith("1 episodes: mean ")
 
-    for flags, fragment in [(["--sticky", "1.1"], "--sticky: must be a probability"), (["--noop-max", "x"], "--noop-max: expected an integer")]:
+    code, out, err = run_cli("evaluate", "--stuck-guard", "actions", "--episodes", "1", "--max-episode-length", "30",
+                             "--num-processes", "1", "--json")
+    assert code == 0, err and json.loads(out)["protocol"]["stuck_guard"] == "actions"
+
+    for flags, fragment in [(["--sticky", "1.1"], "--sticky: must be a probability"), (["--noop-max", "x"], "--noop-max: expected an integer"),
+                            (["--stuck-guard", "never"], "--stuck-guard: invalid choice")]:
         code, out, err = run_cli("evaluate", *flags)
         assert code == 2 and err.startswith("a3c: error:") and fragment in err and err.count("\n") == 1
 

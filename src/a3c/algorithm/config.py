@@ -28,6 +28,10 @@ FRAMES = ("seed", "grey")
 #: Learning-rate schedules that ``--lr-schedule`` accepts.
 LR_SCHEDULES = ("constant", "linear")
 
+#: Rules by which ``--stuck-guard`` ends a greedy episode that no longer goes anywhere: ``screen``,
+#: the screen has not changed for 100 agent steps; ``actions``, the seed's, 100 identical actions.
+STUCK_GUARDS = ("screen", "actions")
+
 
 def available_cpus() -> int:
     """CPUs this process may run on (respects taskset/cgroup affinity where the OS exposes it)."""
@@ -152,6 +156,13 @@ class TrainConfig:
     on Pong) go by it, so that one lucky episode under sticky actions wins nothing. 1 gives the
     seed's evaluator, which copied the weights before every episode."""
 
+    stuck_guard: str = "actions"
+    """When the evaluator ends a greedy episode early as stuck. ``actions`` (the seed's): the last
+    100 actions were all the same, which cuts short games where holding one action is good play
+    (firing in SpaceInvaders or BeamRider). ``screen``: the screen has not changed for 100 agent
+    steps (400 frames at frameskip 4), a game waiting for an input (FIRE) that the agent never
+    gives; any other episode plays to its end or to the ALE's 108,000-frame cap."""
+
     heartbeat_timeout_s: float = 60.0
     """Seconds a worker may go without a heartbeat before the trainer kills it as hung and restarts
     it (within ``max_restarts``); the evaluator gets twice as long. Workers beat at every update and
@@ -218,6 +229,8 @@ class TrainConfig:
             integer("checkpoint_interval_steps", 1)
         if self.frames not in FRAMES:
             raise UserError(f"--frames must be one of {', '.join(FRAMES)}, got {self.frames!r}")
+        if self.stuck_guard not in STUCK_GUARDS:
+            raise UserError(f"--stuck-guard must be one of {', '.join(STUCK_GUARDS)}, got {self.stuck_guard!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise UserError(f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if self.optimizer not in OPTIMIZERS:
@@ -325,6 +338,7 @@ RESUMABLE = (
     "checkpoint_interval_steps",
     "eval_interval_s",
     "eval_episodes",
+    "stuck_guard",
     "log_interval_s",
     "max_restarts",
     "max_nonfinite_updates",

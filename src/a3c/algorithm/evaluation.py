@@ -9,7 +9,6 @@ so the field scores agents under sticky actions or random no-op starts.
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,15 +17,49 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from a3c.algorithm.config import TrainConfig
+from a3c.algorithm.config import STUCK_GUARDS, TrainConfig
 from a3c.algorithm.envs.atari import check_env_settings, resolve_env_id
 from a3c.algorithm.model import RecurrentActorCritic
 from a3c.algorithm.seeding import env_seed, seed_process
 from a3c.algorithm.task import Task
 
-#: End an episode when this many consecutive greedy actions were the same. A greedy policy
-#: that has collapsed onto one action (e.g. never pressing FIRE) would otherwise play forever.
+#: Agent steps after which the stuck guard ends an episode: of an unchanged screen (``screen``),
+#: or of one action repeated (``actions``, the seed's). A greedy policy that never presses FIRE
+#: when a game waits for it would otherwise play until the ALE's 108,000-frame cap.
 STUCK_REPEATS = 100
+
+
+def _screen(env: gym.Env, obs: Any) -> np.ndarray:
+    """What the player sees now: the ALE's own screen, before preprocessing and the running
+    normalisation (which keeps changing the observation of a still screen); for other envs the
+    observation itself."""
+    ale = getattr(env.unwrapped, "ale", None)
+    return np.array(ale.getScreen() if ale is not None else obs, copy=True)
+
+
+class StuckGuard:
+    """Counts, per episode, the agent steps that went nowhere under ``rule`` (one of
+    :data:`a3c.algorithm.config.STUCK_GUARDS`); :meth:`step` says when there were ``repeats``."""
+
+    def __init__(self, rule: str, envs: Sequence[gym.Env], obs: Sequence[Any], repeats: int = STUCK_REPEATS) -> None:
+        if rule not in STUCK_GUARDS:
+            raise ValueError(f"unknown stuck guard {rule!r}")
+        self.rule, self.envs, self.repeats = rule, envs, repeats
+        self.last: list[Any] = [_screen(env, o) for env, o in zip(envs, obs, strict=True)] if rule == "screen" else [None] * len(envs)
+        self.count = [0] * len(envs)
+
+    def step(self, i: int, action: int, obs: Any) -> bool:
+        """Record env i's step (the action taken, the observation it gave); True once it is stuck."""
+        if self.rule == "screen":
+            now = _screen(self.envs[i], obs)
+            still = np.array_equal(now, self.last[i])
+            self.last[i] = now
+        else:
+            still = action == self.last[i]
+            self.last[i] = action
+        # A first action counts as the first of a run of repeats; a first still screen needs a screen before it.
+        self.count[i] = self.count[i] + 1 if still else int(self.rule == "actions")
+        return self.count[i] >= self.repeats
 
 
 @dataclass
@@ -44,7 +77,7 @@ def play_greedy_round(
     model: RecurrentActorCritic,
     envs: Sequence[gym.Env],
     max_episode_length: int,
-    stuck_repeats: int = STUCK_REPEATS,
+    stuck_guard: str = "actions",
     should_stop: Callable[[], bool] | None = None,
     on_step: Callable[[int, int, float], None] | None = None,
     seeds: Sequence[int | None] | None = None,
@@ -57,12 +90,13 @@ def play_greedy_round(
     ``seeds[i]`` seeds env i's reset (sticky actions, no-op starts, the normaliser start afresh),
     so that the episode does not depend on the episodes played before it. ``on_step(i, length,
     total_reward)`` is called after every step of env i (``a3c record`` grabs a frame there).
-    Each result's ``cpu_s`` is an equal share of the round's CPU time."""
+    ``stuck_guard`` names the :class:`StuckGuard` rule. Each result's ``cpu_s`` is an equal share
+    of the round's CPU time."""
     started = time.process_time()
     n = len(envs)
     obs = [env.reset(seed=seed)[0] for env, seed in zip(envs, seeds or [None] * n, strict=True)]
     hx, cx = model.initial_state(n)
-    recent: list[deque[int]] = [deque(maxlen=stuck_repeats) for _ in range(n)]
+    guard = StuckGuard(stuck_guard, envs, obs)
     totals, lengths = [0.0] * n, [0] * n
     ended: list[str] = [""] * n
     playing = list(range(n))
@@ -81,7 +115,7 @@ def play_greedy_round(
             obs[i], reward, terminated, truncated, _ = envs[i].step(action)
             totals[i] += float(reward)
             lengths[i] += 1
-            recent[i].append(action)
+            stuck = guard.step(i, action, obs[i])
             if on_step is not None:
                 on_step(i, lengths[i], totals[i])
             if terminated:
@@ -90,7 +124,7 @@ def play_greedy_round(
                 ended[i] = "truncated"
             elif lengths[i] >= max_episode_length:
                 ended[i] = "max_length"
-            elif len(recent[i]) == stuck_repeats and recent[i].count(recent[i][0]) == stuck_repeats:
+            elif stuck:
                 ended[i] = "stuck"
         playing = [i for i in playing if not ended[i]]
     share = (time.process_time() - started) / n
@@ -101,7 +135,7 @@ def play_greedy_episode(
     model: RecurrentActorCritic,
     env: gym.Env,
     max_episode_length: int,
-    stuck_repeats: int = STUCK_REPEATS,
+    stuck_guard: str = "actions",
     should_stop: Callable[[], bool] | None = None,
     on_step: Callable[[int, float], None] | None = None,
     seed: int | None = None,
@@ -109,7 +143,7 @@ def play_greedy_episode(
     """Play one episode with argmax actions (a round of one: :func:`play_greedy_round`). Returns
     None if ``should_stop`` fired first. ``on_step(length, total_reward)`` follows every step."""
     each_step = None if on_step is None else (lambda _i, length, total: on_step(length, total))
-    results = play_greedy_round(model, [env], max_episode_length, stuck_repeats, should_stop, each_step, [seed])
+    results = play_greedy_round(model, [env], max_episode_length, stuck_guard, should_stop, each_step, [seed])
     return None if results is None else results[0]
 
 
@@ -129,13 +163,16 @@ def build_evaluator(rank: int, config: TrainConfig, task: Task) -> tuple[list[gy
 
 @dataclass(frozen=True)
 class Protocol:
-    """How greedy episodes are played: the game, its sticky actions and no-op starts, the cap."""
+    """How greedy episodes are played: the game, its sticky actions and no-op starts, the cap and
+    the stuck guard."""
 
     env_id: str
     sticky: float | None = None
     """The ALE's repeat-action probability; None: the id's own."""
     noop_max: int = 0
     max_episode_length: int = 1_000_000
+    stuck_guard: str = "screen"
+    """The :class:`StuckGuard` rule; ``screen`` ends only episodes of a game that waits for ever."""
 
     @property
     def is_atari(self) -> bool:
@@ -152,20 +189,26 @@ class Protocol:
             data["noop_max"] = self.noop_max
         data["max_episode_length"] = self.max_episode_length
         data["policy"] = "greedy (argmax)"
-        data["stuck_guard"] = STUCK_REPEATS
+        data["stuck_guard"] = self.stuck_guard
+        data["stuck_steps"] = STUCK_REPEATS
         return data
+
+    def describe_guard(self) -> str:
+        if self.stuck_guard == "screen":
+            return f"stuck guard: {STUCK_REPEATS} steps of a still screen"
+        return f"stuck guard: {STUCK_REPEATS} identical actions (the seed's)"
 
     def describe(self) -> str:
         """One line: ``ALE/Pong-v5: frameskip 4, sticky actions 0.25, no no-op starts, greedy ...``."""
         d = self.to_dict()
         if not self.is_atari:
-            return f"{self.env_id}: greedy, stuck guard {STUCK_REPEATS}"
+            return f"{self.env_id}: greedy, {self.describe_guard()}"
         frameskip = d["frameskip"]
         skip = f"random {frameskip[0]}-{frameskip[1] - 1}" if isinstance(frameskip, list) else str(frameskip)
         noops = f"0-{self.noop_max} random no-op starts" if self.noop_max else "no no-op starts"
         return (
-            f"{self.env_id}: frameskip {skip}, sticky actions {d['sticky']:g}, {noops}, greedy with the stuck guard "
-            f"({STUCK_REPEATS} repeats), episodes cut at {self.max_episode_length:,} steps"
+            f"{self.env_id}: frameskip {skip}, sticky actions {d['sticky']:g}, {noops}, greedy ({self.describe_guard()}), "
+            f"episodes cut at {self.max_episode_length:,} steps"
         )
 
 
@@ -181,9 +224,12 @@ def evaluation_protocol(
     sticky: float | None = None,
     noop_max: int | None = None,
     max_episode_length: int = 1_000_000,
+    stuck_guard: str = "screen",
 ) -> Protocol:
     """The protocol that ``a3c evaluate`` plays: the checkpoint's training settings by default; another
-    ``env_id`` brings that id's own settings; ``sticky`` and ``noop_max`` override either."""
+    ``env_id`` brings that id's own settings; ``sticky`` and ``noop_max`` override either. The stuck
+    guard is ``screen`` unless told, whatever the evaluator that trained the agent used: a score
+    should not depend on how long the agent holds one action."""
     trained = trained_protocol(checkpoint, max_episode_length)
     base = trained if env_id is None or env_id == trained.env_id else Protocol(env_id, None, 0, max_episode_length)
     protocol = Protocol(
@@ -191,6 +237,7 @@ def evaluation_protocol(
         base.sticky if sticky is None else sticky,
         base.noop_max if noop_max is None else noop_max,
         max_episode_length,
+        stuck_guard,
     )
     if protocol.is_atari:
         check_env_settings(protocol.sticky, protocol.noop_max)

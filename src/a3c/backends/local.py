@@ -90,7 +90,7 @@ def evaluator_main(
         while not should_stop():
             model.load_state_dict(shared.model.state_dict())
             weights_step = shared.global_step
-            results = play_greedy_round(model, envs, config.max_episode_length, should_stop=should_stop)
+            results = play_greedy_round(model, envs, config.max_episode_length, config.stuck_guard, should_stop=should_stop)
             if results is None:
                 break
             try:

@@ -79,3 +79,17 @@ EXIT_USAGE = 2
 EXIT_FAILED = 1
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
+
+
+def add_stuck_guard_flag(parser: argparse.ArgumentParser) -> None:
+    """``--stuck-guard``, as ``a3c evaluate`` and ``a3c record`` take it."""
+    from a3c.algorithm.config import STUCK_GUARDS
+
+    parser.add_argument(
+        "--stuck-guard",
+        choices=STUCK_GUARDS,
+        default="screen",
+        help="end an episode early after 100 steps of a still screen (screen, the default: a game that waits for "
+        "a FIRE that never comes), or after 100 identical actions (actions: the seed's rule, which also cuts short "
+        "games where holding one action is good play)",
+    )

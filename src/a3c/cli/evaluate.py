@@ -8,7 +8,7 @@ import statistics
 from typing import Any
 
 from a3c.algorithm.config import default_num_processes
-from a3c.cli.args import non_negative_int, positive_int, probability
+from a3c.cli.args import add_stuck_guard_flag, non_negative_int, positive_int, probability
 
 
 def add_parser(subparsers: Any) -> None:
@@ -16,7 +16,8 @@ def add_parser(subparsers: Any) -> None:
         "evaluate",
         help="play greedy episodes with a checkpoint",
         description=(
-            "Play greedy episodes (argmax policy) with the seed's stuck guard. By default the game plays with the "
+            "Play greedy episodes (argmax policy) until each ends, or until its screen stood still for 100 steps "
+            "(--stuck-guard). By default the game plays with the "
             "settings the checkpoint was trained with; --sticky and --noop-max set the evaluation protocol "
             "(the field's standard: --env ALE/<Game>-v5, sticky actions 0.25). Episode i resets with seed "
             "--seed + i, so results do not depend on --num-processes."
@@ -43,6 +44,7 @@ def add_parser(subparsers: Any) -> None:
         help=f"play episodes in this many parallel processes (default: one per CPU, here {default_num_processes()}, at most --episodes)",
     )
     p.add_argument("--max-episode-length", type=positive_int, default=1_000_000, help="episode cap (default 1000000)")
+    add_stuck_guard_flag(p)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.set_defaults(func=_cmd_evaluate)
 
@@ -55,7 +57,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     # No --checkpoint: the shipped agent for the game, as the seed's notebook loads its own.
     checkpoint = load_checkpoint(args.checkpoint if args.checkpoint is not None else shipped_checkpoint(args.env_name))
-    protocol = evaluation_protocol(checkpoint, args.env_name, args.sticky, args.noop_max, args.max_episode_length)
+    protocol = evaluation_protocol(checkpoint, args.env_name, args.sticky, args.noop_max, args.max_episode_length, args.stuck_guard)
     seeds = [args.seed + i for i in range(args.episodes)]
     processes = min(args.num_processes or default_num_processes(), args.episodes)
     if not args.json:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from a3c.cli.args import non_negative_int, positive_int, probability
+from a3c.cli.args import add_stuck_guard_flag, non_negative_int, positive_int, probability
 from a3c.errors import UserError
 
 if TYPE_CHECKING:
@@ -88,6 +88,7 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("--no-overlay", dest="overlay", action="store_false", help="do not draw the episode, reward and step count")
     p.add_argument("--scale", type=positive_int, default=1, help="enlarge frames by this integer factor, nearest neighbour (default 1)")
+    add_stuck_guard_flag(p)
     p.set_defaults(func=_cmd_record)
 
 
@@ -133,6 +134,7 @@ def record_video(
     overlay: bool = True,
     scale: int = 1,
     on_episode: Callable[[int, EpisodeResult], None] | None = None,
+    stuck_guard: str = "screen",
 ) -> list[EpisodeResult]:
     """Play ``episodes`` greedy episodes and write one frame per agent step to ``out_path``.
 
@@ -141,7 +143,9 @@ def record_video(
     is the frame. The format follows the extension (``.mp4`` or ``.gif``). ``overlay`` draws the
     episode number, the reward so far and the step count along the bottom; ``scale`` enlarges
     frames by an integer factor (nearest neighbour). ``on_episode(number, result)`` is called as
-    each episode ends. Returns the episode results; the video has ``sum(r.length)`` frames.
+    each episode ends. ``stuck_guard`` is the rule that ends an episode going nowhere
+    (:class:`a3c.algorithm.evaluation.StuckGuard`). Returns the episode results; the video has
+    ``sum(r.length)`` frames.
 
     The file appears at ``out_path`` only once complete: a failure, or Ctrl-C, leaves whatever
     was there before. Raises :class:`UserError` for an unusable ``out_path``.
@@ -166,7 +170,7 @@ def record_video(
                         _draw_overlay(frame, f"ep {episode}  reward {total_reward:+g}  step {length}", scale)
                     writer.append(frame)
 
-                result = play_greedy_episode(model, env, max_episode_length, on_step=on_step)
+                result = play_greedy_episode(model, env, max_episode_length, stuck_guard, on_step=on_step)
                 assert result is not None  # only a should_stop callback ends an episode early
                 results.append(result)
                 if on_episode is not None:
@@ -344,7 +348,10 @@ def _cmd_record(args: argparse.Namespace) -> int:
     from a3c.runtime.policy import load_policy
 
     path = check_output_path(args.out, args.fps)  # before the slower loading, so a typo fails at once
-    policy = load_policy(args.checkpoint, args.env_name, args.seed, render_mode="rgb_array", sticky=args.sticky, noop_max=args.noop_max)
+    policy = load_policy(
+        args.checkpoint, args.env_name, args.seed, render_mode="rgb_array", sticky=args.sticky, noop_max=args.noop_max,
+        stuck_guard=args.stuck_guard,
+    )
 
     def report(episode: int, result: EpisodeResult) -> None:
         note = "" if result.ended_by == "terminated" else f" ({result.ended_by})"
@@ -361,6 +368,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
             overlay=args.overlay,
             scale=args.scale,
             on_episode=report,
+            stuck_guard=policy.protocol.stuck_guard,
         )
     finally:
         policy.env.close()

@@ -50,12 +50,14 @@ def load_policy(
     render_mode: str | None = None,
     sticky: float | None = None,
     noop_max: int | None = None,
+    stuck_guard: str = "screen",
 ) -> LoadedPolicy:
     """Load a checkpoint file or run dir (None: the shipped agent for ``env_id``'s game, else Pong's)
     and build its env and network.
 
     The env plays the checkpoint's training settings (see :func:`evaluation_protocol`): ``env_id``
-    overrides the game, ``sticky`` and ``noop_max`` the settings. The network must have as many
+    overrides the game, ``sticky`` and ``noop_max`` the settings, and ``stuck_guard`` is the rule of
+    the protocol's stuck guard. The network must have as many
     actions as the game. Raises :class:`UserError` for a missing or unusable checkpoint, an unknown
     game, a setting out of range or an action count mismatch. The caller closes ``env``.
     """
@@ -64,7 +66,7 @@ def load_policy(
 
         checkpoint_arg = shipped_checkpoint(env_id)
     checkpoint = load_checkpoint(checkpoint_arg)
-    protocol = evaluation_protocol(checkpoint, env_id, sticky, noop_max)
+    protocol = evaluation_protocol(checkpoint, env_id, sticky, noop_max, stuck_guard=stuck_guard)
     if not protocol.is_atari:
         if render_mode is not None:
             raise UserError("the Corridor test task has no screen to render; record an Atari game")
@@ -104,9 +106,9 @@ def _start_player(checkpoint_path: str, protocol: Protocol) -> None:
     _player = load_policy(checkpoint_path, protocol.env_id, None, sticky=protocol.sticky, noop_max=protocol.noop_max)
 
 
-def _play_seed(seed: int, max_episode_length: int) -> EpisodeResult:
+def _play_seed(seed: int, protocol: Protocol) -> EpisodeResult:
     assert _player is not None
-    result = play_greedy_episode(_player.model, _player.env, max_episode_length, seed=seed)
+    result = play_greedy_episode(_player.model, _player.env, protocol.max_episode_length, protocol.stuck_guard, seed=seed)
     assert result is not None
     return result
 
@@ -123,7 +125,7 @@ def play_episodes(
         policy = load_policy(checkpoint_path, protocol.env_id, None, sticky=protocol.sticky, noop_max=protocol.noop_max)
         try:
             for seed in seeds:
-                result = play_greedy_episode(policy.model, policy.env, protocol.max_episode_length, seed=seed)
+                result = play_greedy_episode(policy.model, policy.env, protocol.max_episode_length, protocol.stuck_guard, seed=seed)
                 assert result is not None
                 yield result
         finally:
@@ -136,7 +138,7 @@ def play_episodes(
     context = process_context(preload=[__name__])
     with ProcessPoolExecutor(processes, mp_context=context, initializer=_start_player, initargs=(checkpoint_path, protocol)) as pool:
         try:
-            yield from pool.map(functools.partial(_play_seed, max_episode_length=protocol.max_episode_length), seeds)
+            yield from pool.map(functools.partial(_play_seed, protocol=protocol), seeds)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise

@@ -234,6 +234,7 @@ class Evaluator:
     def start(self, config: TrainConfig) -> str:
         self.envs, self.model = build_evaluator(config.num_processes, config, self.task)
         self.max_episode_length = config.max_episode_length
+        self.stuck_guard = config.stuck_guard
         return ray.get_runtime_context().get_node_id()
 
     def play(self, weights: np.ndarray) -> list[EpisodeResult]:
@@ -241,6 +242,6 @@ class Evaluator:
         if not hasattr(self, "model"):  # Ray restarted the process between two rounds: the driver restarts it in turn
             raise RuntimeError("its process was restarted by Ray between rounds")
         set_flat_parameters(self.model, weights)
-        results = play_greedy_round(self.model, self.envs, self.max_episode_length)
+        results = play_greedy_round(self.model, self.envs, self.max_episode_length, self.stuck_guard)
         assert results is not None  # no should_stop: the driver drops a round it no longer wants
         return results
