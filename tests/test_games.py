@@ -72,10 +72,11 @@ def test_breakout_trains_evaluates_and_records(tmp_path, run_cli):
 
     run = tmp_path / "breakout"
     code, _, err = run_cli("train", "--env", "BreakoutDeterministic-v4", "--num-processes", "2", "--envs-per-worker", "2",
-                           "--max-steps", "1000", "--eval-interval", "0", "--run-dir", str(run), "--quiet")
+                           "--max-steps", "1000", "--eval-interval", "0", "--terminal-on-life-loss", "--run-dir", str(run), "--quiet")
     assert code == 0, err
     latest = load_checkpoint(run / "checkpoints" / "latest.pt")
     assert latest["env_id"] == "BreakoutDeterministic-v4" and latest["num_actions"] == 4 and latest["global_step"] >= 1000
+    assert latest["config"]["terminal_on_life_loss"] is True
 
     # An untrained greedy policy may never press FIRE; the env launches each ball, so every
     # episode is really played (or ends by the stuck guard), never hangs.

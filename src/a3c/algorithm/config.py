@@ -114,6 +114,12 @@ class TrainConfig:
     seed's algorithm exactly; K > 1 runs K envs for ``num_steps`` steps each per update (episodes
     may end and restart inside a rollout) and averages the loss over the K envs."""
 
+    terminal_on_life_loss: bool = False
+    """Training only: in games with lives, a lost life ends the episode for the learner (value 0,
+    a fresh LSTM state) while the game plays on; the evaluator still plays whole games, and the
+    training scores are still whole games'. The "episodic life" of DQN (Mnih et al. 2015), which
+    Stable-Baselines3 and CleanRL use on Atari; off in the seed."""
+
     init_from: str | None = None
     """A checkpoint (file or run dir) whose weights, and optimiser statistics where the optimiser
     matches, start this run instead of random weights: to fine-tune an agent, say with a lower

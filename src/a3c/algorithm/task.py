@@ -15,6 +15,7 @@ import gymnasium as gym
 
 from a3c.algorithm.envs.atari import check_env_settings, make_atari_env, resolve_env_id
 from a3c.algorithm.envs.toy import make_corridor
+from a3c.algorithm.envs.wrappers import LifeLossEndsEpisode
 from a3c.algorithm.model import ActorCritic, MLPActorCritic, RecurrentActorCritic
 
 
@@ -66,13 +67,23 @@ def corridor_task(length: int = 10, time_limit: int = 20) -> Task:
     return Task("Corridor", functools.partial(make_corridor, length=length, time_limit=time_limit), mlp_model)
 
 
-def make_vector_env(task: Task, seeds: list[int], max_episode_length: int) -> gym.vector.SyncVectorEnv:
+def make_vector_env(
+    task: Task, seeds: list[int], max_episode_length: int, terminal_on_life_loss: bool = False
+) -> gym.vector.SyncVectorEnv:
     """``len(seeds)`` envs of ``task`` stepped together. An env whose episode ends is reset in the
     same step (its next observation is the new episode's first), and episodes are cut at
-    ``max_episode_length`` steps."""
-    fns = [functools.partial(_time_limited, task.make_env, seed, max_episode_length) for seed in seeds]
+    ``max_episode_length`` steps. ``terminal_on_life_loss`` makes each life an episode
+    (:func:`training_env`)."""
+    fns = [functools.partial(_training_env, task.make_env, seed, max_episode_length, terminal_on_life_loss) for seed in seeds]
     return gym.vector.SyncVectorEnv(fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
 
 
-def _time_limited(make_env: Callable[[int | None], gym.Env], seed: int, max_episode_length: int) -> gym.Env:
-    return gym.wrappers.TimeLimit(make_env(seed), max_episode_steps=max_episode_length)
+def training_env(env: gym.Env, terminal_on_life_loss: bool) -> gym.Env:
+    """The env a worker learns from: ``env``, where ``terminal_on_life_loss`` ends its episodes
+    at each lost life as well (:class:`a3c.algorithm.envs.wrappers.LifeLossEndsEpisode`)."""
+    return LifeLossEndsEpisode(env) if terminal_on_life_loss else env
+
+
+def _training_env(make_env: Callable[[int | None], gym.Env], seed: int, max_episode_length: int, terminal_on_life_loss: bool) -> gym.Env:
+    # The time limit sits below the lives, so that a cut episode ends the game too.
+    return training_env(gym.wrappers.TimeLimit(make_env(seed), max_episode_steps=max_episode_length), terminal_on_life_loss)

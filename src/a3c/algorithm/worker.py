@@ -32,7 +32,7 @@ from a3c.algorithm.losses import RolloutLoss, a3c_loss
 from a3c.algorithm.model import Hidden, RecurrentActorCritic
 from a3c.algorithm.optim import step_and_release
 from a3c.algorithm.seeding import env_seed, seed_process
-from a3c.algorithm.task import HasSpaces, Task, make_vector_env
+from a3c.algorithm.task import HasSpaces, Task, make_vector_env, training_env
 
 
 class WorkerLink(Protocol):
@@ -165,10 +165,11 @@ class Worker:
             self.link.count_steps(1)
 
             if self.done:
-                finished.append(self.episode_return)
                 self.episode_length = 0
-                self.episode_return = 0.0
-                self.obs, _ = self.env.reset()
+                self.obs, info = self.env.reset()
+                if info.get("new_game", True):  # not a life lost in a game that plays on
+                    finished.append(self.episode_return)
+                    self.episode_return = 0.0
                 break
 
         if self.done:
@@ -313,12 +314,13 @@ class BatchedWorker(Worker):
             entropies.append(entropy)
             values.append(value.squeeze(1))
 
-            self.obs, step_rewards, terminated, truncated, _ = self.env.step(action.squeeze(1).numpy())
+            self.obs, step_rewards, terminated, truncated, infos = self.env.step(action.squeeze(1).numpy())
             reward = np.asarray(step_rewards, dtype=np.float64)
             done = np.logical_or(terminated, truncated)
             self.episode_returns += reward
-            finished.extend(float(r) for r in self.episode_returns[done])
-            self.episode_returns[done] = 0.0
+            game_over = games_over(done, infos)
+            finished.extend(float(r) for r in self.episode_returns[game_over])
+            self.episode_returns[game_over] = 0.0
             rewards.append(torch.from_numpy(np.clip(reward, -1.0, 1.0).astype(np.float32)))
             dones.append(torch.from_numpy(done))
             self.link.count_steps(self.num_envs)
@@ -396,12 +398,13 @@ class GroupedWorker(BatchedWorker):
                 current = self._obs_tensor()
                 _, logits, hidden = self.model(current, self.hidden)
                 action = F.softmax(logits, dim=-1).multinomial(num_samples=1).squeeze(1)
-                self.obs, step_rewards, terminated, truncated, _ = self.env.step(action.numpy())
+                self.obs, step_rewards, terminated, truncated, infos = self.env.step(action.numpy())
                 reward = np.asarray(step_rewards, dtype=np.float64)
                 done = np.logical_or(terminated, truncated)
                 self.episode_returns += reward
-                finished.extend(float(r) for r in self.episode_returns[done])
-                self.episode_returns[done] = 0.0
+                game_over = games_over(done, infos)
+                finished.extend(float(r) for r in self.episode_returns[game_over])
+                self.episode_returns[game_over] = 0.0
                 obs.append(current)
                 actions.append(action)
                 rewards.append(torch.from_numpy(np.clip(reward, -1.0, 1.0).astype(np.float32)))
@@ -449,6 +452,16 @@ class GroupedWorker(BatchedWorker):
         return self.replay(self.experience, self.pending.pop(0), returns)
 
 
+def games_over(done: np.ndarray, infos: dict) -> np.ndarray:
+    """Which of a vector env's envs that ended an episode this step also ended their game, so
+    that their score is a whole game's: with ``terminal_on_life_loss`` a lost life ends an
+    episode, and the reset that follows (whose info a same-step autoreset returns) says
+    ``new_game`` False."""
+    if "new_game" not in infos:
+        return done
+    return done & np.where(infos["_new_game"], infos["new_game"], True)
+
+
 def worker_class(config: TrainConfig) -> type[Worker]:
     """The seed's worker for one env per worker, the batched one for more, the grouped one for
     more than one update per batched rollout."""
@@ -462,10 +475,10 @@ def build_envs_and_model(rank: int, config: TrainConfig, task: Task) -> tuple[gy
     fresh local model, with the process seeded with ``seed + rank``; both backends build them so."""
     seed_process(config.seed + rank)  # before the model, whose initial weights it fixes
     if config.envs_per_worker == 1:  # the seed's algorithm, step for step
-        env = task.make_env(config.seed + rank)
+        env = training_env(task.make_env(config.seed + rank), config.terminal_on_life_loss)
         return env, task.make_model(env)
     seeds = [env_seed(config.seed + rank, i) for i in range(config.envs_per_worker)]
-    envs = make_vector_env(task, seeds, config.max_episode_length)
+    envs = make_vector_env(task, seeds, config.max_episode_length, config.terminal_on_life_loss)
     return envs, task.make_model(_single_env_view(envs))
 
 

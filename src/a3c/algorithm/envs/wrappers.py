@@ -95,9 +95,9 @@ class FireAtLifeStart(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Press FIRE after a reset and after each lost life, for games that wait for it.
 
     Breakout, for one, shows a still screen until FIRE launches the ball. A greedy policy that
-    has not learnt to press it then never starts playing; the stuck guard only ends episodes of
-    one repeated action, so one that alternates LEFT and RIGHT would run until the time limit.
-    The FIRE step's reward is added to the step that lost the life.
+    has not learnt to press it then never starts playing: the screen stuck guard would end its
+    episode at 0, and the seed's guard (one repeated action) not even that, if it alternates LEFT
+    and RIGHT. The FIRE step's reward is added to the step that lost the life.
     """
 
     def __init__(self, env: gym.Env, fire_action: int) -> None:
@@ -148,3 +148,46 @@ class NoopStart(gym.Wrapper, gym.utils.RecordConstructorArgs):
             if terminated or truncated:  # a game lost to standing still: start it again
                 obs, info = self.env.reset()
         return obs, {**info, "noops": noops}
+
+
+class LifeLossEndsEpisode(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """For training: a lost life ends the episode (``terminated``), while the game plays on.
+
+    The learner then takes the value after a lost life as 0 and starts the next life with a
+    fresh LSTM state, as if each life were an episode: the "episodic life" of Mnih et al. 2015's
+    DQN, on by default in Stable-Baselines3's ``AtariWrapper`` and CleanRL's Atari scripts. The
+    reset that follows such an end does not reset the game: it hands back the last observation,
+    with ``info["new_game"]`` False, so that a worker can still tally whole games' scores. A game
+    that really ended (or was cut by a time limit below this wrapper) resets as usual, with
+    ``new_game`` True. Games without lives (Pong) pass through unchanged. Greedy evaluation
+    plays whole games, never through this wrapper.
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self)
+        super().__init__(env)
+        self.lives = 0
+        self.game_over = True
+        self.last: tuple[Any, dict[str, Any]] | None = None
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.game_over = bool(terminated or truncated)
+        lives = int(info.get("lives", 0))
+        if lives < self.lives and not self.game_over:
+            terminated = True
+        self.lives = lives
+        self.last = (obs, info)
+        return obs, reward, terminated, truncated, info
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        if self.game_over or self.last is None or kwargs.get("seed") is not None:
+            obs, info = self.env.reset(**kwargs)
+            new_game = True
+        else:
+            obs, info = self.last
+            new_game = False
+        self.game_over = False
+        self.lives = int(info.get("lives", 0))
+        return obs, {**info, "new_game": new_game}
+
