@@ -2,6 +2,8 @@
 
     python benchmarks/games.py --minutes 30 --out docs/results/games
     python benchmarks/games.py --games Pong Breakout --minutes 2 --episodes 3 --out /tmp/games-smoke
+    python benchmarks/games.py --games Breakout --out docs/results/games-life-loss --run-root runs/games-life-loss \
+        -- --terminal-on-life-loss          # flags after -- go to every game's `a3c train`
 
 For each game: ``a3c train --env ALE/<Game>-v5`` (sticky actions 0.25) with the game's preset
 (:data:`PRESETS`, else ``fast``) for ``--minutes``; then ``a3c evaluate`` plays the run's
@@ -103,6 +105,7 @@ def train_and_score(game: str, args: argparse.Namespace) -> dict:
         "game": game,
         "env_id": env_id,
         "preset": preset,
+        "train_flags": list(args.train_flags),
         "command": " ".join(train),
         "minutes": args.minutes,
         "trained_s": round(trained_s, 1),
@@ -143,8 +146,9 @@ def table(results: list[dict]) -> str:
         if r.get("note"):  # a caveat kept in the game's JSON, shown under the table
             notes.append(f"[{len(notes) + 1}] {r['game']}: {r['note']}")
         mark = f" [{len(notes)}]" if r.get("note") else ""
+        preset = " ".join([r["preset"], *r.get("train_flags", [])])
         lines.append(
-            f"| {r['game']}{mark} | {r['preset']} | {r['minutes']:g} | {r['steps']:,} | {r['greedy_mean']:,.1f} ± {r['greedy_std']:,.1f} "
+            f"| {r['game']}{mark} | {preset} | {r['minutes']:g} | {r['steps']:,} | {r['greedy_mean']:,.1f} ± {r['greedy_std']:,.1f} "
             f"({len(r['greedy_scores'])}) | {stuck_guard(r)} | {r['random_mean']:,.1f} | {paper} |"
         )
     lines.append("")

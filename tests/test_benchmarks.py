@@ -46,4 +46,6 @@ def test_the_games_table_gives_each_game_its_row_and_a_caveat_under_the_table():
     table = games.table([row, noted])
     assert "| Breakout | breakout | 30 | 1,536,040 | 6.5 ± 2.7 (20) | screen, 2 cut | 1.1 | 766.8 |" in table
     assert "| SpaceInvaders [1] | breakout | 30 | 1,536,040 | 6.5 ± 2.7 (20) | seed's (100 actions) | 1.1 | - |" in table
+    flagged = games.table([{**row, "train_flags": ["--terminal-on-life-loss"]}])
+    assert "| Breakout | breakout --terminal-on-life-loss | 30 |" in flagged
     assert table.rstrip().endswith("[1] SpaceInvaders: trained beside another job")
