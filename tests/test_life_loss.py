@@ -165,8 +165,22 @@ def test_breakout_loses_five_lives_as_five_episodes_of_one_game():
     env.close()
 
 
-def test_the_flag_is_off_unless_asked():
+def test_the_flag_is_on_in_the_breakout_preset_only():
     # A whole run with it on: tests/test_games.py::test_breakout_trains_evaluates_and_records.
     from a3c.algorithm.config import resolve_config
 
-    assert not any(resolve_config(name).terminal_on_life_loss for name in ("seed", "fast", "breakout"))
+    assert not any(resolve_config(name).terminal_on_life_loss for name in ("seed", "seed-quick", "seed-16", "fast"))
+    assert resolve_config("breakout").terminal_on_life_loss
+
+
+def test_a_flag_turns_off_what_the_breakout_preset_turns_on():
+    from a3c.algorithm.config import resolve_config
+    from a3c.cli import build_parser
+
+    parser = build_parser()
+    off = parser.parse_args(["train", "--preset", "breakout", "--no-terminal-on-life-loss"])
+    assert off.terminal_on_life_loss is False
+    assert resolve_config("breakout", terminal_on_life_loss=off.terminal_on_life_loss).terminal_on_life_loss is False
+    assert parser.parse_args(["train", "--terminal-on-life-loss"]).terminal_on_life_loss is True
+    assert not hasattr(parser.parse_args(["train", "--preset", "breakout"]), "terminal_on_life_loss")  # the preset decides
+    assert parser.parse_args(["train", "--no-shared"]).no_shared is True  # not --no-no-shared

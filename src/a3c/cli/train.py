@@ -69,7 +69,10 @@ def add_config_flags(group: Any) -> None:
         text = _escape(f"{_doc(docs[name])} ({default})")
         flags = (flag_name(name), *ALIASES.get(name, ()))
         if kind is bool:
-            group.add_argument(*flags, dest=name, action="store_true", help=_escape(_doc(docs[name])))
+            # --x and --no-x, so that a flag can turn off what a preset turns on; a field that
+            # is already a "no" (no_shared) keeps its one flag rather than --no-no-shared.
+            action = "store_true" if name.startswith("no_") else argparse.BooleanOptionalAction
+            group.add_argument(*flags, dest=name, action=action, help=_escape(f"{_doc(docs[name])} ({default})"))
         elif name == "optimizer":
             group.add_argument(*flags, dest=name, choices=OPTIMIZERS, help=text)
         else:
