@@ -495,3 +495,26 @@ def test_a_child_sees_its_trainer_gone_when_the_trainer_or_its_forkserver_is_kil
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def _flood(events, count: int) -> None:
+    """A child that queues more reports than a pipe holds, then exits."""
+    for i in range(count):
+        events.put(("report", i, "x" * 1000))
+
+
+def test_a_child_whose_reports_fill_the_pipe_still_stops_and_no_report_is_lost(tmp_path):
+    """A process exits only once its queued items are in the pipe; if the trainer only joined,
+    a child that reported faster than it was read (an evaluator without pause) hung until it was
+    killed as "did not stop" (a flaky fault test, 2 failures in 6 runs before the fix)."""
+    config = TrainConfig(env_name="Corridor", num_processes=1, max_steps=100)
+    run = LocalRun(config, run_dir=tmp_path / "run", task=corridor_task(), quiet=True)
+    run._start(None)
+    child = run.ctx.Process(target=_flood, args=(run.shared.events, 500), name="a3c-evaluator")
+    child.start()
+    run.children["a3c-evaluator"] = child
+    run.started_beat["a3c-evaluator"] = -1.0  # it has beaten since: a running child, not one starting up
+    assert run._stop_all() == []
+    assert child.exitcode == 0
+    messages = run._messages()
+    assert [m[1] for m in messages] == list(range(500))

@@ -125,6 +125,8 @@ class LocalRun(TrainingRun):
         since is still starting up (imports, envs), which gets :data:`STARTUP_LIMIT_S`."""
         self.ended_starting: set[str] = set()
         """Children the stop found still starting up, and ended: not a fault."""
+        self.held: list[Message] = []
+        """Reports read off the queue while children were being stopped, for the next report."""
 
     @property
     def global_step(self) -> int:
@@ -166,7 +168,12 @@ class LocalRun(TrainingRun):
         processes = list(self.children.values())
         deadline = time.monotonic() + JOIN_TIMEOUT_S
         for process in processes:
-            process.join(timeout=max(0.0, deadline - time.monotonic()))
+            # A child exits only once its queued reports are all in the pipe: read them while
+            # waiting, or a full pipe holds it (an evaluator without pause fills one in seconds)
+            # until it is killed as "did not stop".
+            while process.is_alive() and time.monotonic() < deadline:
+                self.held.extend(drain(self.shared.events))
+                process.join(timeout=0.05)
         forced = []
         for process in processes:
             if process.is_alive():
@@ -237,4 +244,5 @@ class LocalRun(TrainingRun):
         return True
 
     def _messages(self) -> list[Message]:
-        return drain(self.shared.events)
+        held, self.held = self.held, []
+        return held + drain(self.shared.events)
