@@ -29,14 +29,6 @@ from a3c.algorithm.task import Task
 STUCK_REPEATS = 100
 
 
-def _screen(env: gym.Env, obs: Any) -> np.ndarray:
-    """What the player sees now: the ALE's own screen, before preprocessing and the running
-    normalisation (which keeps changing the observation of a still screen); for other envs the
-    observation itself."""
-    ale = getattr(env.unwrapped, "ale", None)
-    return np.array(ale.getScreen() if ale is not None else obs, copy=True)
-
-
 class StuckGuard:
     """Counts, per episode, the agent steps that went nowhere under ``rule`` (one of
     :data:`a3c.algorithm.config.STUCK_GUARDS`); :meth:`step` says when there were ``repeats``."""
@@ -44,14 +36,22 @@ class StuckGuard:
     def __init__(self, rule: str, envs: Sequence[gym.Env], obs: Sequence[Any], repeats: int = STUCK_REPEATS) -> None:
         if rule not in STUCK_GUARDS:
             raise ValueError(f"unknown stuck guard {rule!r}")
-        self.rule, self.envs, self.repeats = rule, envs, repeats
-        self.last: list[Any] = [_screen(env, o) for env, o in zip(envs, obs, strict=True)] if rule == "screen" else [None] * len(envs)
+        self.rule, self.repeats = rule, repeats
+        # What the player sees: the ALE's own screen, before preprocessing and the running
+        # normalisation (which keeps changing the observation of a still screen); for other envs
+        # the observation itself. Found once per env, not at every step.
+        self.ales = [getattr(env.unwrapped, "ale", None) for env in envs]
+        self.last: list[Any] = [self._screen(i, o) for i, o in enumerate(obs)] if rule == "screen" else [None] * len(envs)
         self.count = [0] * len(envs)
+
+    def _screen(self, i: int, obs: Any) -> np.ndarray:
+        ale = self.ales[i]
+        return ale.getScreen() if ale is not None else np.array(obs, copy=True)
 
     def step(self, i: int, action: int, obs: Any) -> bool:
         """Record env i's step (the action taken, the observation it gave); True once it is stuck."""
         if self.rule == "screen":
-            now = _screen(self.envs[i], obs)
+            now = self._screen(i, obs)
             still = np.array_equal(now, self.last[i])
             self.last[i] = now
         else:

@@ -299,6 +299,19 @@ class BatchedWorker(Worker):
         self.hidden = local_model.initial_state(self.num_envs)
         self.episode_returns = np.zeros(self.num_envs)
 
+    def _step_envs(self, actions: np.ndarray, finished: list[float]) -> tuple[np.ndarray, np.ndarray]:
+        """Step the K envs; add each step's raw reward to its game's score, and move the scores of
+        games that ended to ``finished``. Returns the rewards and the episode ends (a lost life
+        ends an episode but not the game under ``terminal_on_life_loss``)."""
+        self.obs, step_rewards, terminated, truncated, infos = self.env.step(actions)
+        reward = np.asarray(step_rewards, dtype=np.float64)
+        done = np.logical_or(terminated, truncated)
+        self.episode_returns += reward
+        game_over = games_over(done, infos)
+        finished.extend(float(r) for r in self.episode_returns[game_over])
+        self.episode_returns[game_over] = 0.0
+        return reward, done
+
     def _obs_tensor(self) -> torch.Tensor:
         return torch.from_numpy(np.asarray(self.obs, dtype=np.float32))
 
@@ -314,13 +327,7 @@ class BatchedWorker(Worker):
             entropies.append(entropy)
             values.append(value.squeeze(1))
 
-            self.obs, step_rewards, terminated, truncated, infos = self.env.step(action.squeeze(1).numpy())
-            reward = np.asarray(step_rewards, dtype=np.float64)
-            done = np.logical_or(terminated, truncated)
-            self.episode_returns += reward
-            game_over = games_over(done, infos)
-            finished.extend(float(r) for r in self.episode_returns[game_over])
-            self.episode_returns[game_over] = 0.0
+            reward, done = self._step_envs(action.squeeze(1).numpy(), finished)
             rewards.append(torch.from_numpy(np.clip(reward, -1.0, 1.0).astype(np.float32)))
             dones.append(torch.from_numpy(done))
             self.link.count_steps(self.num_envs)
@@ -398,13 +405,7 @@ class GroupedWorker(BatchedWorker):
                 current = self._obs_tensor()
                 _, logits, hidden = self.model(current, self.hidden)
                 action = F.softmax(logits, dim=-1).multinomial(num_samples=1).squeeze(1)
-                self.obs, step_rewards, terminated, truncated, infos = self.env.step(action.numpy())
-                reward = np.asarray(step_rewards, dtype=np.float64)
-                done = np.logical_or(terminated, truncated)
-                self.episode_returns += reward
-                game_over = games_over(done, infos)
-                finished.extend(float(r) for r in self.episode_returns[game_over])
-                self.episode_returns[game_over] = 0.0
+                reward, done = self._step_envs(action.numpy(), finished)
                 obs.append(current)
                 actions.append(action)
                 rewards.append(torch.from_numpy(np.clip(reward, -1.0, 1.0).astype(np.float32)))

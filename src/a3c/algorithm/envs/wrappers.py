@@ -190,4 +190,3 @@ class LifeLossEndsEpisode(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.game_over = False
         self.lives = int(info.get("lives", 0))
         return obs, {**info, "new_game": new_game}
-
