@@ -285,3 +285,55 @@ def test_breakout_relaunches_the_ball_after_every_lost_life():
             break
     assert terminated, "every life should be played out by a NOOP policy once FIRE launches the ball"
     assert sorted(set(lives_seen), reverse=True)[:2] == [5, 4] and lives_seen[-1] == 0
+
+
+class _SwallowsOneFire(gym.Env):
+    """A game of 3 lives that waits for FIRE at each life's start, where a life then lasts 5
+    steps. The first FIRE of each wait is lost, as a press is under sticky actions when every
+    frame of its step repeats the action before it; a FIRE step scores 10, a played step 1."""
+
+    observation_space = gym.spaces.Box(0.0, 1.0, (1,), dtype=np.float32)
+    action_space = gym.spaces.Discrete(2)
+    FIRE = 1
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self.lives, self.waiting, self.fires, self.played = 3, True, 0, 0
+        return np.zeros(1, np.float32), {"lives": self.lives}
+
+    def step(self, action: int):
+        reward = 0.0
+        if self.waiting:
+            if action == self.FIRE:
+                self.fires += 1
+                reward = 10.0
+                self.waiting = self.fires % 2 == 1  # every other press is swallowed
+        else:
+            self.played += 1
+            reward = 1.0
+            if self.played % 5 == 0:
+                self.lives -= 1
+                self.waiting = True
+        return np.zeros(1, np.float32), reward, self.lives == 0, False, {"lives": self.lives}
+
+
+@pytest.mark.parametrize("presses, plays_out", [(2, True), (1, False)])
+def test_a_fire_press_lost_to_sticky_actions_does_not_leave_the_ball_waiting(monkeypatch, presses, plays_out):
+    from a3c.algorithm.envs.wrappers import FireAtLifeStart
+
+    monkeypatch.setattr(FireAtLifeStart, "PRESSES", presses)
+    env = FireAtLifeStart(_SwallowsOneFire(), fire_action=_SwallowsOneFire.FIRE)
+    env.reset(seed=0)
+    rewards, terminated = [], False
+    for _ in range(50):  # a policy that never presses FIRE itself
+        _, reward, terminated, _, info = env.step(0)
+        rewards.append(reward)
+        if terminated:
+            break
+    # Two presses launch every life: 15 played steps, each life's loss carrying the next life's
+    # FIRE presses' 20 (the last life's end ends the game, so no presses follow it).
+    assert terminated == plays_out
+    if plays_out:
+        assert len(rewards) == 15 and sum(rewards) == 15 + 2 * 20
+    else:  # one press: the ball never launches, and the game stands still to the cap
+        assert info["lives"] == 3 and sum(rewards) == 0

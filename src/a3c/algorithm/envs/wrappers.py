@@ -97,8 +97,16 @@ class FireAtLifeStart(gym.Wrapper, gym.utils.RecordConstructorArgs):
     Breakout, for one, shows a still screen until FIRE launches the ball. A greedy policy that
     has not learnt to press it then never starts playing: the screen stuck guard would end its
     episode at 0, and the seed's guard (one repeated action) not even that, if it alternates LEFT
-    and RIGHT. The FIRE step's reward is added to the step that lost the life.
+    and RIGHT. The FIRE steps' rewards are added to the step that lost the life.
+
+    FIRE is pressed twice. Under sticky actions (ALE v5) each frame of a step repeats the
+    previous action with probability 0.25, so a press is lost to the action before it once in 256
+    (0.25 ** 4): the ball then waits, and the stuck guard ends a greedy episode (3 of 410 Breakout
+    evaluation episodes, before). Two presses miss once in 65,536; the second, once the ball is in
+    play, is a step without movement.
     """
+
+    PRESSES = 2
 
     def __init__(self, env: gym.Env, fire_action: int) -> None:
         gym.utils.RecordConstructorArgs.__init__(self, fire_action=fire_action)
@@ -108,7 +116,7 @@ class FireAtLifeStart(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
         obs, reset_info = self.env.reset(**kwargs)
-        obs, _, terminated, truncated, info = self.env.step(self.fire_action)
+        obs, _, terminated, truncated, info = self._fire()
         if terminated or truncated:  # never seen; keep the reset contract anyway
             obs, info = self.env.reset()
         self.lives = int(info.get("lives", 0))
@@ -118,10 +126,20 @@ class FireAtLifeStart(gym.Wrapper, gym.utils.RecordConstructorArgs):
         obs, reward, terminated, truncated, info = self.env.step(action)
         lives = int(info.get("lives", 0))
         if lives < self.lives and not (terminated or truncated):
-            obs, fire_reward, terminated, truncated, info = self.env.step(self.fire_action)
-            reward = float(reward) + float(fire_reward)
+            obs, fire_reward, terminated, truncated, info = self._fire()
+            reward = float(reward) + fire_reward
         self.lives = int(info.get("lives", 0))
         return obs, reward, terminated, truncated, info
+
+    def _fire(self) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """FIRE, :attr:`PRESSES` times unless the game ends first; their rewards summed."""
+        total = 0.0
+        for _ in range(self.PRESSES):
+            obs, reward, terminated, truncated, info = self.env.step(self.fire_action)
+            total += float(reward)
+            if terminated or truncated:
+                break
+        return obs, total, terminated, truncated, info
 
 
 class NoopStart(gym.Wrapper, gym.utils.RecordConstructorArgs):
