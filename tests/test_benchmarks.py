@@ -49,3 +49,15 @@ def test_the_games_table_gives_each_game_its_row_and_a_caveat_under_the_table():
     flagged = games.table([{**row, "train_flags": ["--terminal-on-life-loss"]}])
     assert "| Breakout | breakout --terminal-on-life-loss | 30 |" in flagged
     assert table.rstrip().endswith("[1] SpaceInvaders: trained beside another job")
+
+
+def test_network_variants_measure_what_they_say():
+    """channels_last is a layout, so it computes fp32's gradient; bf16 really runs under autocast
+    (a context that did nothing would give fp32's gradient exactly)."""
+    import network_passes
+
+    from a3c.algorithm.config import resolve_config
+
+    config = resolve_config("fast", None)
+    assert network_passes.gradient_error(config, "channels_last") < 1e-3  # summation order only
+    assert network_passes.gradient_error(config, "bf16") > 1e-2
