@@ -165,3 +165,52 @@ def test_no_process_prints_the_ale_banner_onto_the_terminal():
     assert done.returncode == 0, done.stderr
     assert "A.L.E" not in done.stdout + done.stderr and "Stella" not in done.stdout + done.stderr
     assert done.stdout.splitlines()[-1].startswith("2 episodes: mean 0.00")
+
+
+@pytest.mark.parametrize(
+    "env_id, sticky, noop_max, deterministic",
+    [
+        ("PongDeterministic-v4", None, 0, True),
+        ("ALE/Pong-v5", None, 0, False),  # sticky actions
+        ("ALE/Pong-v5", 0.0, 0, True),
+        ("PongDeterministic-v4", None, 30, False),  # no-op starts
+        ("Pong-v4", None, 0, False),  # a random frame skip, 2 to 4
+    ],
+)
+def test_a_task_knows_whether_one_policy_always_plays_the_same_game(env_id, sticky, noop_max, deterministic):
+    from a3c.algorithm.task import atari_task
+
+    assert atari_task(env_id, sticky, noop_max).deterministic == deterministic
+
+
+@pytest.mark.parametrize("env_id, same", [("PongDeterministic-v4", True), ("ALE/Pong-v5", False)])
+def test_a_deterministic_game_is_one_game_whatever_the_seed(env_id, same):
+    """The premise of one-episode rounds: the same actions give the same screens under any seed."""
+    from a3c.algorithm.task import atari_task
+
+    task = atari_task(env_id)
+    plays = []
+    for seed in (1, 2):
+        env = task.make_env(seed)
+        env.reset(seed=seed)
+        rng = np.random.default_rng(0)
+        screens = []
+        for _ in range(300):
+            env.step(int(rng.integers(env.action_space.n)))
+            screens.append(env.unwrapped.ale.getScreen().tobytes())
+        plays.append(screens)
+        env.close()
+    assert (plays[0] == plays[1]) == same
+
+
+def test_a_deterministic_games_rounds_are_one_episode_and_a_resumed_run_keeps_its_own(tmp_path):
+    from a3c.algorithm.config import TrainConfig
+    from a3c.backends import make_run
+
+    run = make_run(TrainConfig(eval_episodes=5), run_dir=tmp_path / "a")
+    assert run.config.eval_episodes == 1 and run.round_note is not None and "not 5" in run.round_note
+    sticky = make_run(TrainConfig(env_name="ALE/Pong-v5", eval_episodes=5), run_dir=tmp_path / "b")
+    assert sticky.config.eval_episodes == 5 and sticky.round_note is None
+    # A run from before keeps its rounds of 5 when resumed, or its metrics.csv would mix round sizes.
+    resumed = make_run(TrainConfig(eval_episodes=5), run_dir=tmp_path / "a", resume=True)
+    assert resumed.config.eval_episodes == 5 and resumed.round_note is None

@@ -34,6 +34,10 @@ class Task:
     """``make_env(seed)`` builds one env seeded with ``seed``."""
     make_model: Callable[[HasSpaces], RecurrentActorCritic]
     """``make_model(env)`` builds a freshly initialised network for ``env``'s spaces."""
+    deterministic: bool = False
+    """Whatever the seed, one policy always plays the same game: an Atari game with no sticky
+    actions, no no-op starts and a fixed frame skip (the ALE is deterministic without them;
+    Machado et al. 2018). A greedy evaluation round then needs one episode, not several."""
 
 
 def _inputs_and_actions(env: HasSpaces) -> tuple[int, gym.spaces.Discrete]:
@@ -57,9 +61,12 @@ def atari_task(env_id: str, sticky: float | None = None, noop_max: int = 0, fram
 
     Raises :class:`a3c.errors.UserError` at once for an id that is not an Atari game.
     """
-    resolve_env_id(env_id)
+    spec = resolve_env_id(env_id)
     check_env_settings(sticky, noop_max)
-    return Task(env_id, functools.partial(make_atari_env, env_id, sticky=sticky, noop_max=noop_max, frames=frames), conv_model)
+    sticky_p = spec.repeat_action_probability if sticky is None else sticky
+    deterministic = sticky_p == 0 and noop_max == 0 and isinstance(spec.frameskip, int)
+    make_env = functools.partial(make_atari_env, env_id, sticky=sticky, noop_max=noop_max, frames=frames)
+    return Task(env_id, make_env, conv_model, deterministic)
 
 
 def corridor_task(length: int = 10, time_limit: int = 20) -> Task:

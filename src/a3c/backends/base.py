@@ -126,6 +126,16 @@ class TrainingRun:
         self.task = task or atari_task(config.env_name, config.sticky, config.noop_max, config.frames)
         if resume and run_dir is None:
             raise UserError("resuming needs the run dir to continue")
+        self.round_note: str | None = None
+        """Why a deterministic game's evaluation rounds are one episode, for the first log lines."""
+        if self.task.deterministic and self.config.eval_episodes > 1 and not resume:  # a resumed run keeps its rounds
+            # Every episode of a round would replay one game: in PongDeterministic-v4 runs, rounds
+            # of 5 identical scores, 4 of them costing the evaluator's share of the CPU for nothing.
+            self.round_note = (
+                f"{self.task.env_id} has no sticky actions or no-op starts, so every greedy episode of one weights copy "
+                f"is the same game: each evaluation round plays 1 episode, not {self.config.eval_episodes}"
+            )
+            self.config = dataclasses.replace(self.config, eval_episodes=1)
         self.run = RunDir(run_dir or default_run_dir(self.task.env_id))
         # Read before anything is written, so that a missing or unreadable file costs nothing.
         self.initial = load_checkpoint(config.init_from) if config.init_from is not None and not resume else None
@@ -298,6 +308,8 @@ class TrainingRun:
             f"{verb} {self.task.env_id} with {cfg.num_processes} workers + 1 evaluator{self._where()} for "
             f"{cfg.max_steps:,} steps; run dir {self.run.path}"
         )
+        if self.round_note is not None:
+            self._log(self.round_note)
         if rolled_back is not None:
             self._log(f"metrics rows written after step {resumed_step:,} (training lost with the run's end) moved to {rolled_back}")
         if self.run.replaced is not None:
