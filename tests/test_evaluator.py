@@ -1,7 +1,9 @@
 import datetime as dt
 import re
 
+import gymnasium as gym
 import numpy as np
+import pytest
 import torch
 from conftest import ScriptedRewardEnv
 
@@ -221,3 +223,42 @@ def _drain_all(events, count: int, timeout_s: float = 5.0) -> list:
         got += drain(events)
         time.sleep(0.01)
     return got
+
+
+class MovingScreenOneAction(ScriptedRewardEnv):
+    """A screen that changes at every step, one action, no end: the screen guard never fires and
+    the seed's (one action repeated) always does. Each reset moves the run on 30 steps."""
+
+    def __init__(self, shared):
+        super().__init__([0.0] * 10**6)
+        self.action_space = gym.spaces.Discrete(1)
+        self.shared = shared
+
+    def reset(self, *, seed=None, options=None):
+        self.shared.add_steps(30)
+        return super().reset(seed=seed)
+
+
+@pytest.mark.parametrize("rule, ended_by, length", [("screen", "max_length", 300), ("actions", "stuck", STUCK_REPEATS)])
+def test_the_evaluation_process_plays_under_the_runs_stuck_guard(tmp_path, rule, ended_by, length):
+    import csv
+    import functools
+
+    from a3c.algorithm.config import TrainConfig
+    from a3c.algorithm.task import Task, mlp_model
+    from a3c.backends.local import evaluator_main
+    from a3c.runtime.run_dir import RunDir
+    from a3c.runtime.shared import SharedState, process_context
+
+    shared = SharedState.create(MLPActorCritic(4, 1), None, process_context())
+    task = Task("Scripted", functools.partial(_moving_screen, shared=shared), mlp_model)
+    run = RunDir(tmp_path).create(force=True)
+    run.start_metrics()
+    config = TrainConfig(env_name="Scripted", num_processes=2, max_steps=50, eval_episodes=1, stuck_guard=rule, max_episode_length=300)
+    evaluator_main(2, config, task, shared, str(tmp_path), 0.0)
+    rows = list(csv.DictReader(run.metrics_path.open()))
+    assert rows and all((r["ended_by"], int(r["episode_length"])) == (ended_by, length) for r in rows)
+
+
+def _moving_screen(seed, shared):
+    return MovingScreenOneAction(shared)
