@@ -4,6 +4,7 @@ settings they were trained with, and ``a3c evaluate`` reports what it played."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -141,13 +142,21 @@ def test_parallel_episodes_play_exactly_as_one_process_does(run_cli):
 
 
 def test_without_a_checkpoint_the_games_shipped_agent_plays_or_one_line_says_none_ships(run_cli):
+    from a3c import pretrained
     from a3c.pretrained import shipped_checkpoint, shipped_games
 
     assert "pong" in shipped_games()
     assert shipped_checkpoint().name == "pong.pt" and shipped_checkpoint("ALE/Pong-v5") == shipped_checkpoint()
-    if "breakout" not in shipped_games():
-        code, _, err = run_cli("evaluate", "--env", "ALE/Breakout-v5", "--episodes", "1")
-        assert code == 2 and "no agent for Breakout ships with a3c" in err and "--checkpoint" in err
+    assert "seaquest" not in shipped_games()
+    code, _, err = run_cli("evaluate", "--env", "ALE/Seaquest-v5", "--episodes", "1")
+    assert code == 2 and "no agent for Seaquest ships with a3c" in err and "--checkpoint" in err
+    from a3c.runtime.checkpoint import load_checkpoint
+
+    for game in shipped_games():  # each shipped agent plays its own game when none is named
+        env_id = load_checkpoint(Path(pretrained.__file__).parent / f"{game}.pt")["env_id"]
+        code, out, err = run_cli("evaluate", "--env", env_id, "--episodes", "1", "--max-episode-length", "50", "--json")
+        report = json.loads(out)
+        assert code == 0 and report["checkpoint"].endswith(f"pretrained/{game}.pt") and report["protocol"]["env_id"] == env_id
     code, _, err = run_cli("evaluate", "--env", "Pongg-v4", "--episodes", "1")
     assert code == 2 and "did you mean 'Pong-v4'" in err
 
