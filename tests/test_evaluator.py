@@ -229,13 +229,14 @@ class MovingScreenOneAction(ScriptedRewardEnv):
     """A screen that changes at every step, one action, no end: the screen guard never fires and
     the seed's (one action repeated) always does. Each reset moves the run on 30 steps."""
 
-    def __init__(self, shared):
+    def __init__(self, shared=None):
         super().__init__([0.0] * 10**6)
         self.action_space = gym.spaces.Discrete(1)
         self.shared = shared
 
     def reset(self, *, seed=None, options=None):
-        self.shared.add_steps(30)
+        if self.shared is not None:
+            self.shared.add_steps(30)
         return super().reset(seed=seed)
 
 
@@ -260,5 +261,5 @@ def test_the_evaluation_process_plays_under_the_runs_stuck_guard(tmp_path, rule,
     assert rows and all((r["ended_by"], int(r["episode_length"])) == (ended_by, length) for r in rows)
 
 
-def _moving_screen(seed, shared):
+def _moving_screen(seed, shared=None):
     return MovingScreenOneAction(shared)

@@ -403,3 +403,20 @@ def test_a_killed_ray_evaluator_is_restarted_and_evaluates_on(ray_session, tmp_p
     out = capsys.readouterr().out
     assert killed and "a3c-evaluator died (" in out and "restarting it (1/1)" in out
     assert rows() >= killed["rows"] + 3  # the new evaluator played on
+
+
+@pytest.mark.parametrize("rule, ended_by, length", [("screen", "max_length", 300), ("actions", "stuck", 100)])
+def test_the_ray_evaluator_plays_under_the_runs_stuck_guard(ray_module, monkeypatch, rule, ended_by, length):
+    import types
+
+    from test_evaluator import _moving_screen
+
+    from a3c.algorithm.task import Task, mlp_model
+    from a3c.backends.ray import actors
+
+    # In-process, as the other actor tests: only the node id needs a running Ray.
+    monkeypatch.setattr(actors.ray, "get_runtime_context", lambda: types.SimpleNamespace(get_node_id=lambda: "node"))
+    evaluator = actors.Evaluator(Task("Scripted", _moving_screen, mlp_model))
+    evaluator.start(TrainConfig(env_name="Scripted", num_processes=1, eval_episodes=1, stuck_guard=rule, max_episode_length=300))
+    [result] = evaluator.play(actors.flat_parameters(MLPActorCritic(4, 1)))
+    assert (result.ended_by, result.length) == (ended_by, length)
