@@ -112,7 +112,10 @@ def _network_only_process(config: TrainConfig, seconds: float, queue) -> None:
     envs = FreeEnv() if k == 1 else gym.vector.SyncVectorEnv([FreeEnv for _ in range(k)])
     shared = task.make_model(FreeEnv())
     optimizer = make_optimizer(config.optimizer, shared.parameters(), config.lr)
-    worker = worker_class(config)(config, envs, task.make_model(FreeEnv()), _NoLink(shared), optimizer)
+    local = task.make_model(FreeEnv())
+    if k > 1:  # as build_envs_and_model gives batched workers
+        local = local.to(memory_format=torch.channels_last)
+    worker = worker_class(config)(config, envs, local, _NoLink(shared), optimizer)
     worker.update()  # the first update pays for lazy initialisation
     steps, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
