@@ -6,10 +6,8 @@ Each variant runs the real worker of the ``fast`` preset (K envs x T steps, batc
 passes, the A3C loss, backward, clip, the hand-off and SharedAdam's step) over envs that cost
 nothing, in a process of its own with one intra-op thread, one variant after another:
 
-- ``fp32``: the conv weights in PyTorch's default NCHW layout, as a3c's batched workers trained
-  until the measurement below and its classic worker still does;
-- ``channels_last``: the local model's conv weights (and so its activations) in NHWC layout, as
-  batched workers now train (:func:`a3c.algorithm.worker.channels_last`);
+- ``fp32``: as a3c trains (PyTorch's default NCHW layout);
+- ``channels_last``: the local model's conv weights (and so its activations) in NHWC layout;
 - ``bf16``: the rollout, loss and backward under ``torch.autocast("cpu", torch.bfloat16)``
   (weights, gradients and Adam stay fp32). The report gives its gradient's relative error
   against fp32 on one fixed rollout, since a faster wrong gradient is no lever;
@@ -42,7 +40,7 @@ from a3c.algorithm.config import TrainConfig, resolve_config  # noqa: E402
 from a3c.algorithm.optim import make_optimizer  # noqa: E402
 from a3c.algorithm.seeding import seed_process  # noqa: E402
 from a3c.algorithm.task import atari_task  # noqa: E402
-from a3c.algorithm.worker import Worker, channels_last, worker_class  # noqa: E402
+from a3c.algorithm.worker import Worker, worker_class  # noqa: E402
 from a3c.runtime.shared import process_context  # noqa: E402
 
 VARIANTS = ("fp32", "channels_last", "bf16", "compile")
@@ -57,7 +55,10 @@ def build_worker(config: TrainConfig, variant: str) -> Worker:
     optimizer = make_optimizer(config.optimizer, shared.parameters(), config.lr)
     local = task.make_model(FreeEnv())
     if variant == "channels_last":
-        local = channels_last(local)
+        with torch.no_grad():  # what Module.to(memory_format=torch.channels_last) does, typed
+            for param in local.parameters():
+                if param.dim() == 4:
+                    param.data = param.data.contiguous(memory_format=torch.channels_last)
     if variant == "compile":
         local.forward = torch.compile(local.forward)  # type: ignore[method-assign]
     return worker_class(config)(config, envs, local, _NoLink(shared), optimizer)

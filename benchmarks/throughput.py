@@ -34,7 +34,7 @@ from a3c.algorithm.config import TrainConfig, resolve_config
 from a3c.algorithm.optim import make_optimizer
 from a3c.algorithm.seeding import seed_process
 from a3c.algorithm.task import atari_task, make_vector_env
-from a3c.algorithm.worker import channels_last, worker_class
+from a3c.algorithm.worker import worker_class
 from a3c.backends.base import TrainingRun
 from a3c.backends.local import LocalRun
 from a3c.runtime.shared import process_context
@@ -112,10 +112,7 @@ def _network_only_process(config: TrainConfig, seconds: float, queue) -> None:
     envs = FreeEnv() if k == 1 else gym.vector.SyncVectorEnv([FreeEnv for _ in range(k)])
     shared = task.make_model(FreeEnv())
     optimizer = make_optimizer(config.optimizer, shared.parameters(), config.lr)
-    local = task.make_model(FreeEnv())
-    if k > 1:  # as build_envs_and_model gives batched workers
-        local = channels_last(local)
-    worker = worker_class(config)(config, envs, local, _NoLink(shared), optimizer)
+    worker = worker_class(config)(config, envs, task.make_model(FreeEnv()), _NoLink(shared), optimizer)
     worker.update()  # the first update pays for lazy initialisation
     steps, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:

@@ -203,19 +203,3 @@ def test_update_groups_must_divide_the_envs():
     shared = SharedState.create(MLPActorCritic(10, 3), None, process_context())
     assert type(build_worker(0, config, corridor_task(), shared)) is GroupedWorker
 
-
-def test_batched_workers_run_their_convs_channels_last_and_the_classic_worker_as_the_seed():
-    """NHWC convs are cheaper at batch 8 (benchmarks/network_passes.py, whose test checks the
-    gradient is fp32's); the classic worker keeps the seed's layout."""
-    from a3c.algorithm.config import TrainConfig
-    from a3c.algorithm.task import atari_task
-    from a3c.algorithm.worker import build_envs_and_model
-
-    task = atari_task("PongDeterministic-v4")
-    envs, model = build_envs_and_model(0, TrainConfig(envs_per_worker=2, num_processes=1), task)
-    assert model.conv1.weight.is_contiguous(memory_format=torch.channels_last) and model.conv1.weight.shape[1] == 1
-    assert model.conv2.weight.is_contiguous(memory_format=torch.channels_last) and not model.conv2.weight.is_contiguous()
-    envs.close()
-    env, model = build_envs_and_model(0, TrainConfig(envs_per_worker=1, num_processes=1), task)
-    assert model.conv2.weight.is_contiguous()
-    env.close()
