@@ -202,4 +202,3 @@ def test_update_groups_must_divide_the_envs():
     config = TrainConfig(env_name="Corridor", num_processes=1, envs_per_worker=4, update_groups=2)
     shared = SharedState.create(MLPActorCritic(10, 3), None, process_context())
     assert type(build_worker(0, config, corridor_task(), shared)) is GroupedWorker
-
