@@ -31,15 +31,16 @@ def load(path: Path) -> list[dict[str, float]]:
         ]
 
 
-def solve_point(rows: list[dict[str, float]], round_size: int = 1, threshold: float = 18.0, window: int = 5) -> dict[str, float] | None:
+def solve_point(rows: list[dict[str, float]], round_size: int | None = None, threshold: float = 18.0, window: int = 5) -> dict[str, float] | None:
     """The evaluation row at which the run first counts as solved, with ``mean`` added.
 
-    Rounds of ``round_size`` > 1 episodes (one weights copy each, ``--eval-episodes``): the first
-    round whose mean is >= ``threshold``, every episode counted. Runs that evaluated one episode
-    at a time (from before rounds): the first time the last ``window`` full episodes average >=
-    ``threshold`` (stuck-guard episodes left out), the criterion of our earlier results.
+    Runs with rounds (``round_size``: ``--eval-episodes`` episodes with one weights copy, 1 on a
+    deterministic game): the first round whose mean is >= ``threshold``, every episode counted.
+    Runs from before rounds (``round_size`` None, each episode with weights of its own): the first
+    time the last ``window`` full episodes average >= ``threshold`` (stuck-guard episodes left
+    out), the criterion of our earlier results.
     """
-    if round_size > 1:
+    if round_size is not None:
         for played in eval_rounds(rows, round_size):
             mean = statistics.fmean(r["reward"] for r in played)
             if mean >= threshold:
@@ -55,8 +56,10 @@ def solve_point(rows: list[dict[str, float]], round_size: int = 1, threshold: fl
     return None
 
 
-def criterion(round_size: int, threshold: float = 18.0, window: int = 5) -> str:
-    if round_size > 1:
+def criterion(round_size: int | None, threshold: float = 18.0, window: int = 5) -> str:
+    if round_size == 1:
+        return f"a greedy episode (a round of 1, the game being deterministic) scores >= {threshold:g}"
+    if round_size is not None:
         return f"a round of {round_size} greedy episodes with one weights copy averages >= {threshold:g}"
     return f"the last {window} full greedy episodes average >= {threshold:g}"
 

@@ -61,3 +61,25 @@ def test_network_variants_measure_what_they_say():
     config = resolve_config("fast", None)
     assert network_passes.gradient_error(config, "channels_last") < 1e-3  # summation order only
     assert network_passes.gradient_error(config, "bf16") > 1e-2
+
+
+def test_a_run_with_rounds_of_one_solves_at_its_first_winning_episode_and_an_older_run_by_its_window(tmp_path):
+    """Rounds of 1 (a deterministic game) must not fall back to the window of runs from before
+    rounds, where 5 episodes with 5 different weights copies had to average >= 18."""
+    import summarize_run
+
+    from a3c.runtime.run_dir import round_size_of
+
+    def row(t: float, reward: float) -> dict:
+        return {"t": t, "steps": t * 1000, "reward": reward, "stuck": False, "weights_step": t * 1000}
+
+    rows = [row(1, -21), row(2, 19), row(3, -5), row(4, 20), row(5, 20), row(6, 20), row(7, 20), row(8, 20)]
+    (tmp_path / "config.yaml").write_text("env_name: PongDeterministic-v4\neval_episodes: 1\n")
+    assert round_size_of(tmp_path) == 1
+    assert summarize_run.solve_point(rows, round_size_of(tmp_path))["t"] == 2
+    assert "a greedy episode" in summarize_run.criterion(1)
+
+    (tmp_path / "config.yaml").write_text("env_name: PongDeterministic-v4\n")
+    assert round_size_of(tmp_path) is None
+    assert summarize_run.solve_point(rows, round_size_of(tmp_path))["t"] == 8
+    assert round_size_of(tmp_path / "missing") is None

@@ -62,13 +62,17 @@ def eval_rounds(rows: list[dict[str, Any]], round_size: int) -> list[list[dict[s
     return rounds
 
 
-def round_size_of(run_path: str | os.PathLike[str]) -> int:
-    """A run's ``eval_episodes`` from its ``config.yaml`` (1 for runs from before rounds)."""
+def round_size_of(run_path: str | os.PathLike[str]) -> int | None:
+    """A run's ``eval_episodes`` from its ``config.yaml``; None for a run from before rounds (no
+    such field), whose episodes each had weights of their own. A round of 1 is not such a run: it
+    is one greedy episode that says all a round says, on a deterministic game."""
     try:
         data = yaml.safe_load((Path(run_path) / "config.yaml").read_text()) or {}
     except (OSError, yaml.YAMLError):
-        return 1
-    return int(data.get("eval_episodes") or 1) if isinstance(data, dict) else 1
+        return None
+    if not isinstance(data, dict) or not data.get("eval_episodes"):
+        return None
+    return int(data["eval_episodes"])
 
 
 def default_run_dir(env_id: str, now: dt.datetime | None = None) -> Path:
