@@ -5,7 +5,8 @@
     python benchmarks/time_to_solve.py --run-dir runs/tts-seed -- --preset seed
 
 "Solved" is the first evaluation round (``--eval-episodes`` greedy episodes with one weights
-copy, 5 by default) whose mean is >= ``--threshold`` (18, Pong); see ``summarize_run.solve_point``.
+copy: 5 by default, 1 on a deterministic game such as ``PongDeterministic-v4``) whose mean is >=
+``--threshold`` (18, Pong); see ``summarize_run.solve_point``.
 A run stops there (SIGTERM, which checkpoints) unless ``--keep-going``; it stops anyway at
 ``--max-minutes``. It trains with a plain ``a3c train``, the fast preset; flags after ``--`` go to
 ``a3c train`` and override it.
