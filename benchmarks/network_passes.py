@@ -55,10 +55,7 @@ def build_worker(config: TrainConfig, variant: str) -> Worker:
     optimizer = make_optimizer(config.optimizer, shared.parameters(), config.lr)
     local = task.make_model(FreeEnv())
     if variant == "channels_last":
-        with torch.no_grad():  # what Module.to(memory_format=torch.channels_last) does, typed
-            for param in local.parameters():
-                if param.dim() == 4:
-                    param.data = param.data.contiguous(memory_format=torch.channels_last)
+        local.to(memory_format=torch.channels_last)  # in place: the 4-D conv weights, and so their activations
     if variant == "compile":
         local.forward = torch.compile(local.forward)  # type: ignore[method-assign]
     return worker_class(config)(config, envs, local, _NoLink(shared), optimizer)
