@@ -28,7 +28,9 @@ def test_the_readme_flag_table_gives_each_preset_its_real_defaults():
     checked = 0
     for row in table.strip().splitlines()[1:]:
         flag, fast_cell, seed_cell = (cell.strip() for cell in row.strip("|").split("|")[:3])
-        field = re.match(r"`--([a-z-]+)`", flag).group(1).replace("-", "_")  # type: ignore[union-attr]
+        named = re.match(r"`--([a-z-]+)`", flag)
+        assert named, f"a row of the flag table does not start with a flag: {row!r}"
+        field = named.group(1).replace("-", "_")
         for preset, cell in (("fast", fast_cell), ("seed", seed_cell)):
             number = re.match(r"^[\d.,]+$", cell.split(" ")[0])
             if number and hasattr(presets[preset], field):
