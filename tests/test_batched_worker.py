@@ -54,6 +54,26 @@ def test_the_batched_loss_is_the_mean_over_envs_of_the_classic_losses_of_the_sam
     torch.testing.assert_close(batched.advantages[2:, 1], parts[2].advantages.squeeze(1))
 
 
+def test_the_worker_normalizes_advantages_over_its_whole_rollout_when_configured():
+    """--normalize-advantages: the K x T advantages are normalised together (not env by env), and
+    only the policy term changes."""
+    r = _corridor_like_rollout()
+    K = r.rewards.shape[1]
+    worker = object.__new__(Worker)
+    worker.config = TrainConfig(env_name="Corridor", num_processes=1, gamma=GAMMA, gae_lambda=LAMBDA, entropy_coef=ENTROPY,
+                                envs_per_worker=K, normalize_advantages=True)
+    normed = worker.loss(r)
+    worker.config = TrainConfig(env_name="Corridor", num_processes=1, gamma=GAMMA, gae_lambda=LAMBDA, entropy_coef=ENTROPY,
+                                envs_per_worker=K)
+    plain = worker.loss(r)
+    adv = plain.advantages
+    weights = (adv - adv.mean()) / adv.std()
+    expected = (-(r.log_probs * weights).sum() - ENTROPY * r.entropies.sum()) / K
+    assert float(normed.policy_loss) == pytest.approx(float(expected), abs=1e-5)
+    assert float(normed.policy_loss) != pytest.approx(float(plain.policy_loss), abs=1e-3)
+    assert float(normed.value_loss) == pytest.approx(float(plain.value_loss))
+
+
 def test_k_equals_one_builds_the_classic_worker():
     shared = SharedState.create(MLPActorCritic(10, 3), None, process_context())
     config = TrainConfig(env_name="Corridor", num_processes=1, envs_per_worker=1)

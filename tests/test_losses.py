@@ -91,3 +91,25 @@ def test_matches_the_seed_loop_on_random_rollouts(steps, gamma, gae_lambda, term
     policy, value = _seed_loop(log_probs, entropies, values, rewards, bootstrap, gamma, gae_lambda, 0.01)
     assert ours.policy_loss.item() == pytest.approx(policy.item(), rel=1e-5, abs=1e-5)
     assert ours.value_loss.item() == pytest.approx(value.item(), rel=1e-5, abs=1e-5)
+
+
+def test_normalized_advantages_weight_the_policy_gradient_with_mean_zero_and_unit_spread():
+    log_probs, entropies, values, rewards = _rollout()
+    loss = a3c_loss(log_probs, entropies, values, rewards, torch.tensor([0.4]), None, GAMMA, LAMBDA, ENTROPY_COEF,
+                    normalize_advantages=True)
+    raw = torch.tensor([0.39965, -0.623, -0.34])
+    torch.testing.assert_close(loss.advantages.squeeze(1), raw)  # logged as they were
+    loss.policy_loss.backward()
+    expected = (raw - raw.mean()) / raw.std()
+    torch.testing.assert_close(log_probs.grad.squeeze(1), -expected)
+    assert values.grad is None
+    torch.testing.assert_close(entropies.grad, torch.full((3, 1), -ENTROPY_COEF))
+
+
+def test_normalizing_leaves_a_one_sample_rollout_its_raw_advantage():
+    log_probs, entropies, values, rewards = (x[:1] for x in _rollout())
+    plain = a3c_loss(log_probs, entropies, values, rewards, torch.zeros(1), None, GAMMA, LAMBDA, ENTROPY_COEF)
+    normed = a3c_loss(log_probs, entropies, values, rewards, torch.zeros(1), None, GAMMA, LAMBDA, ENTROPY_COEF,
+                      normalize_advantages=True)
+    assert torch.isfinite(normed.policy_loss)
+    assert normed.policy_loss.item() == pytest.approx(plain.policy_loss.item())

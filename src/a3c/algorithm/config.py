@@ -84,6 +84,10 @@ class TrainConfig:
     entropy_coef: float = 0.01
     """Weight of the entropy bonus in the policy loss."""
 
+    normalize_advantages: bool = False
+    """Scale each rollout's advantages to mean 0 and standard deviation 1 over its samples before
+    they weight the policy gradient (the seed: off)."""
+
     value_loss_coef: float = 0.5
     """Weight of the value loss in the total loss."""
 

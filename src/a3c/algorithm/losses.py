@@ -20,7 +20,7 @@ class RolloutLoss:
     entropy: torch.Tensor
     """sum of the policy entropies (detached, for logging)."""
     advantages: torch.Tensor
-    """GAE advantages, (T, N), detached."""
+    """GAE advantages, (T, N), detached, before any normalisation."""
     returns: torch.Tensor
     """n-step returns, (T, N), detached."""
 
@@ -38,6 +38,7 @@ def a3c_loss(
     gamma: float,
     gae_lambda: float,
     entropy_coef: float,
+    normalize_advantages: bool = False,
 ) -> RolloutLoss:
     """Compute the losses of one rollout.
 
@@ -51,6 +52,9 @@ def a3c_loss(
         dones: (T, N) flags, true where the episode ended at step t, so that neither returns nor
             advantages flow across an episode boundary inside the rollout. ``None`` for the
             classic worker, whose rollout stops at an episode's end.
+        normalize_advantages: weight the policy gradient by the advantages shifted and scaled to
+            mean 0 and standard deviation 1 over the rollout's T x N samples, as PPO
+            implementations do. A rollout of one sample keeps its raw advantage: it has no spread.
     """
     steps = rewards.shape[0]
     not_done = torch.ones_like(rewards) if dones is None else 1.0 - dones.to(rewards.dtype)
@@ -68,5 +72,8 @@ def a3c_loss(
         advantages[t] = gae
         next_value = values_detached[t]
     value_loss = (0.5 * (returns - values).pow(2)).sum()
-    policy_loss = -(log_probs * advantages).sum() - entropy_coef * entropies.sum()
+    weights = advantages
+    if normalize_advantages and advantages.numel() > 1:
+        weights = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    policy_loss = -(log_probs * weights).sum() - entropy_coef * entropies.sum()
     return RolloutLoss(policy_loss, value_loss, entropies.detach().sum(), advantages, returns)

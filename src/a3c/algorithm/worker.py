@@ -200,6 +200,7 @@ class Worker:
             gamma=cfg.gamma,
             gae_lambda=cfg.gae_lambda,
             entropy_coef=cfg.entropy_coef,
+            normalize_advantages=cfg.normalize_advantages,
         )
         num_envs = rollout.rewards.shape[1]
         losses.policy_loss = losses.policy_loss / num_envs
