@@ -83,3 +83,30 @@ def test_a_run_with_rounds_of_one_solves_at_its_first_winning_episode_and_an_old
     assert round_size_of(tmp_path) is None
     assert summarize_run.solve_point(rows, round_size_of(tmp_path))["t"] == 8
     assert round_size_of(tmp_path / "missing") is None
+
+
+def test_adam_moments_reads_each_weights_bias_corrected_gradient_root_from_a_checkpoint(tmp_path):
+    """Under a constant gradient g, Adam's bias-corrected second moment is g^2 exactly, at any step
+    count: the roots read back must be |g|, by the model's parameter names."""
+    import adam_moments
+    import pytest
+    import torch
+
+    from a3c.algorithm.optim import SharedAdam
+
+    model = torch.nn.Linear(3, 2)
+    optimizer = SharedAdam(model.parameters(), lr=1e-3)
+    grads = {"weight": torch.tensor([[0.5, -2e-5, 1e-3], [3.0, 0.0, -0.25]]), "bias": torch.tensor([1e-6, -4.0])}
+    for _ in range(7):
+        for name, param in model.named_parameters():
+            param.grad = grads[name].clone()
+        optimizer.step()
+    path = tmp_path / "latest.pt"
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()}, path)
+    roots = adam_moments.moment_roots(path)
+    assert list(roots) == ["weight", "bias"]
+    for name, grad in grads.items():
+        torch.testing.assert_close(roots[name], grad.abs().flatten(), rtol=1e-4, atol=1e-12)
+    (tmp_path / "bad.pt").write_text("not a checkpoint")
+    with pytest.raises(SystemExit, match="not a readable checkpoint"):
+        adam_moments.moment_roots(tmp_path / "bad.pt")
