@@ -14,7 +14,9 @@ A run stops there (SIGTERM, which checkpoints) unless ``--keep-going``; it stops
 With ``--seeds``, the seeds train one after another (never side by side: they would share the
 cores), each in ``RUN_DIR/seed-N``, and the result adds the median and the spread (min, max) of
 the minutes and steps to solve. A seed whose run dir already holds a result (``result.json``) is
-not trained again, so an interrupted series can be taken up where it stopped.
+not trained again, so an interrupted series can be taken up where it stopped. ``--summarise-only``
+trains nothing: it scores a seed stopped by hand from its ``metrics.csv`` and writes the series'
+JSON, for a series stopped once its median was decided.
 """
 
 from __future__ import annotations
@@ -36,10 +38,14 @@ from summarize_run import criterion, load, solve_point  # noqa: E402
 from a3c.runtime.run_dir import round_size_of  # noqa: E402
 
 
+def train_command(run_dir: Path, train_flags: list[str], args: argparse.Namespace) -> list[str]:
+    command = [sys.executable, "-m", "a3c", "train", "--max-steps", str(10**9)]
+    return command + ["--max-seconds", str(args.max_minutes * 60), *train_flags, "--run-dir", str(run_dir), "--quiet"]
+
+
 def time_to_solve(run_dir: Path, train_flags: list[str], args: argparse.Namespace) -> dict[str, Any]:
     """One training run, stopped once solved (unless ``--keep-going``)."""
-    command = [sys.executable, "-m", "a3c", "train", "--max-steps", str(10**9)]
-    command += ["--max-seconds", str(args.max_minutes * 60), *train_flags, "--run-dir", str(run_dir), "--quiet"]
+    command = train_command(run_dir, train_flags, args)
     print("running:", " ".join(command), flush=True)
     proc = subprocess.Popen(command)
     metrics = run_dir / "metrics.csv"
@@ -53,12 +59,18 @@ def time_to_solve(run_dir: Path, train_flags: list[str], args: argparse.Namespac
                 if not args.keep_going:
                     proc.send_signal(signal.SIGTERM)
     proc.wait()
+    return score(run_dir, command, args.threshold)
+
+
+def score(run_dir: Path, command: list[str], threshold: float) -> dict[str, Any]:
+    """What a run's ``metrics.csv`` says: solved or not, when, and where it ended."""
+    metrics = run_dir / "metrics.csv"
     rows = load(metrics) if metrics.exists() else []
     round_size = round_size_of(run_dir)
-    solved = solve_point(rows, round_size, args.threshold) if rows else None
+    solved = solve_point(rows, round_size, threshold) if rows else None
     return {
         "command": " ".join(command),
-        "criterion": criterion(round_size, args.threshold),
+        "criterion": criterion(round_size, threshold),
         "solved_mean": None if solved is None else solved["mean"],
         "solved": solved is not None,
         "solved_at_s": None if solved is None else solved["t"],
@@ -98,9 +110,14 @@ def main() -> None:
     parser.add_argument("--keep-going", action="store_true", help="train to --max-minutes even once solved")
     parser.add_argument("--out", type=Path, help="write the result as JSON here")
     parser.add_argument("--threshold", type=float, default=18.0, help="greedy round mean that counts as solved (default 18)")
+    parser.add_argument("--summarise-only", action="store_true",
+                        help="with --seeds: train nothing; a seed with no result.json (stopped by hand) is scored from "
+                        "the metrics.csv in its run dir, and the series' JSON is written from what is there")
     args, train_flags = parser.parse_known_args()
     train_flags = [f for f in train_flags if f != "--"]
 
+    if args.summarise_only and not args.seeds:
+        raise SystemExit("--summarise-only needs --seeds")
     if not args.seeds:
         result = time_to_solve(args.run_dir, train_flags, args)
     else:
@@ -111,6 +128,13 @@ def main() -> None:
             if done.exists():
                 runs[seed] = json.loads(done.read_text())
                 print(f"seed {seed}: already measured ({done})", flush=True)
+                continue
+            if args.summarise_only:
+                if not (run_dir / "metrics.csv").exists():
+                    raise SystemExit(f"seed {seed}: nothing to summarise, {run_dir / 'metrics.csv'} does not exist")
+                runs[seed] = score(run_dir, train_command(run_dir, [*train_flags, "--seed", str(seed)], args), args.threshold)
+                done.write_text(json.dumps(runs[seed], indent=2) + "\n")
+                print(f"seed {seed}: scored from its metrics.csv, not trained", flush=True)
                 continue
             runs[seed] = time_to_solve(run_dir, [*train_flags, "--seed", str(seed)], args)
             done.write_text(json.dumps(runs[seed], indent=2) + "\n")

@@ -110,3 +110,37 @@ def test_adam_moments_reads_each_weights_bias_corrected_gradient_root_from_a_che
     (tmp_path / "bad.pt").write_text("not a checkpoint")
     with pytest.raises(SystemExit, match="not a readable checkpoint"):
         adam_moments.moment_roots(tmp_path / "bad.pt")
+
+
+def test_summarise_only_scores_a_seed_stopped_by_hand_from_its_metrics_and_trains_nothing(tmp_path, monkeypatch, capsys):
+    import json
+
+    import pytest
+
+    header = "wall_time_s,global_steps,fps,episode_reward,episode_length,ended_by,weights_step,unix_time\n"
+    finished = {"command": "a3c train --seed 1", "solved": True, "solved_at_s": 600.0, "solved_at_steps": 900_000,
+                "last_wall_time_s": 600.0, "last_global_steps": 900_000, "solved_mean": 19.0, "criterion": "kept as it was"}
+    (tmp_path / "seed-1").mkdir()
+    (tmp_path / "seed-1" / "result.json").write_text(json.dumps(finished))
+    stopped = tmp_path / "seed-2"
+    stopped.mkdir()
+    (stopped / "config.yaml").write_text("env_name: PongDeterministic-v4\neval_episodes: 1\n")
+    (stopped / "metrics.csv").write_text(header + "60.0,100000,1600,-21.0,800,terminated,99000,0\n"
+                                                  "720.0,1100000,1500,11.0,3000,terminated,1090000,0\n")
+    (tmp_path / "seed-3").mkdir()  # never started
+    monkeypatch.setattr(time_to_solve, "time_to_solve", lambda *a, **k: pytest.fail("--summarise-only trained"))
+    out = tmp_path / "series.json"
+    argv = ["time_to_solve.py", "--seeds", "1", "2", "--summarise-only", "--run-dir", str(tmp_path), "--out", str(out),
+            "--", "--entropy-coef", "0.03"]
+    monkeypatch.setattr(sys, "argv", argv)
+    time_to_solve.main()
+    series = json.loads(out.read_text())
+    assert series["solved"] == 1 and series["unsolved_counted_at_their_end"] == [2]
+    assert series["steps"] == {"median": 1_000_000.0, "min": 900_000.0, "max": 1_100_000.0}
+    assert series["runs"]["1"]["criterion"] == "kept as it was"
+    scored = json.loads((stopped / "result.json").read_text())
+    assert scored["last_global_steps"] == 1_100_000 and not scored["solved"]
+    assert "--entropy-coef 0.03 --seed 2" in scored["command"]
+    monkeypatch.setattr(sys, "argv", [*argv[:3], "3", *argv[3:]])
+    with pytest.raises(SystemExit, match="seed 3: nothing to summarise"):
+        time_to_solve.main()
