@@ -39,6 +39,7 @@ from a3c.runtime.run_dir import round_size_of  # noqa: E402
 
 
 def train_command(run_dir: Path, train_flags: list[str], args: argparse.Namespace) -> list[str]:
+    """The ``a3c train`` command of one run: the fast preset, ``train_flags`` over it, capped in time."""
     command = [sys.executable, "-m", "a3c", "train", "--max-steps", str(10**9)]
     return command + ["--max-seconds", str(args.max_minutes * 60), *train_flags, "--run-dir", str(run_dir), "--quiet"]
 
