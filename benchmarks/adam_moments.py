@@ -17,24 +17,30 @@ from pathlib import Path
 
 import torch
 
+from a3c.errors import UserError
+from a3c.runtime.checkpoint import load_checkpoint, model_from_checkpoint
+
 EPS = (1e-8, 1e-6, 1e-5, 1e-4)
 
 
-def moment_roots(checkpoint: Path) -> dict[str, torch.Tensor]:
+def moment_roots(path: Path) -> dict[str, torch.Tensor]:
     """Each parameter's bias-corrected ``sqrt(v)``, flattened, by the model's parameter names."""
     try:
-        data = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    except Exception as error:  # a missing, truncated or foreign file: one line, no traceback
-        raise SystemExit(f"{checkpoint}: not a readable checkpoint ({type(error).__name__})") from None
-    optimizer = data.get("optimizer")
+        checkpoint = load_checkpoint(path)
+        model = model_from_checkpoint(checkpoint)
+    except UserError as error:
+        raise SystemExit(str(error)) from None
+    optimizer = checkpoint.get("optimizer")
     if not optimizer or not optimizer.get("state"):
-        raise SystemExit(f"{checkpoint}: no optimiser state (an Adam run's latest.pt has it)")
-    names = list(data["model"].keys())
+        raise SystemExit(f"{path}: no optimiser state (an Adam run's latest.pt has it)")
+    # The optimiser's state is indexed by parameter order, which the rebuilt model gives
+    # (the state_dict's keys would also list buffers).
+    names = [name for name, _ in model.named_parameters()]
     beta2 = optimizer["param_groups"][0]["betas"][1]
     roots = {}
     for index, state in optimizer["state"].items():
         if "exp_avg_sq" not in state:
-            raise SystemExit(f"{checkpoint}: not an Adam optimiser's state")
+            raise SystemExit(f"{path}: not an Adam optimiser's state")
         steps = float(state["step"])
         roots[names[int(index)]] = (state["exp_avg_sq"] / (1 - beta2**steps)).sqrt().flatten()
     return roots
@@ -49,7 +55,7 @@ def main() -> None:
     rows = []
     print(f"{'parameter':<22}{'count':>9}{'sqrt(v) p10':>13}{'median':>10}{'p90':>10}" + "".join(f"{'step x, eps ' + f'{e:g}':>19}" for e in EPS[1:]))
     for name, root in roots.items():
-        p10, median, p90 = torch.quantile(root[:1_000_000].double(), torch.tensor([0.1, 0.5, 0.9], dtype=torch.float64)).tolist()
+        p10, median, p90 = torch.quantile(root.double(), torch.tensor([0.1, 0.5, 0.9], dtype=torch.float64)).tolist()
         # The median weight's step relative to eps 1e-8, for each larger eps.
         factors = [median / (median + eps) for eps in EPS[1:]]
         rows.append({"parameter": name, "count": root.numel(), "p10": p10, "median": median, "p90": p90,

@@ -87,29 +87,36 @@ def test_a_run_with_rounds_of_one_solves_at_its_first_winning_episode_and_an_old
 
 def test_adam_moments_reads_each_weights_bias_corrected_gradient_root_from_a_checkpoint(tmp_path):
     """Under a constant gradient g, Adam's bias-corrected second moment is g^2 exactly, at any step
-    count: the roots read back must be |g|, by the model's parameter names."""
+    count: the roots read back from a trained run's kind of checkpoint must be |g|, by the model's
+    parameter names."""
     import adam_moments
     import pytest
     import torch
 
+    from a3c.algorithm.model import MLPActorCritic
     from a3c.algorithm.optim import SharedAdam
+    from a3c.runtime.checkpoint import make_checkpoint, save_checkpoint
 
-    model = torch.nn.Linear(3, 2)
+    torch.manual_seed(0)
+    model = MLPActorCritic(4, 2)
     optimizer = SharedAdam(model.parameters(), lr=1e-3)
-    grads = {"weight": torch.tensor([[0.5, -2e-5, 1e-3], [3.0, 0.0, -0.25]]), "bias": torch.tensor([1e-6, -4.0])}
+    grads = {name: torch.randn_like(param) * 10.0 ** torch.randint(-6, 1, ()).item() for name, param in model.named_parameters()}
     for _ in range(7):
         for name, param in model.named_parameters():
             param.grad = grads[name].clone()
         optimizer.step()
-    path = tmp_path / "latest.pt"
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()}, path)
+    path = save_checkpoint(make_checkpoint(model, env_id="Corridor", global_step=7, config={},
+                                           optimizer_state=optimizer.state_dict()), tmp_path / "latest.pt")
     roots = adam_moments.moment_roots(path)
-    assert list(roots) == ["weight", "bias"]
+    assert list(roots) == [name for name, _ in model.named_parameters()]
     for name, grad in grads.items():
         torch.testing.assert_close(roots[name], grad.abs().flatten(), rtol=1e-4, atol=1e-12)
     (tmp_path / "bad.pt").write_text("not a checkpoint")
-    with pytest.raises(SystemExit, match="not a readable checkpoint"):
+    with pytest.raises(SystemExit, match="not a readable a3c checkpoint"):
         adam_moments.moment_roots(tmp_path / "bad.pt")
+    without_state = save_checkpoint(make_checkpoint(model, env_id="Corridor", global_step=7, config={}), tmp_path / "best.pt")
+    with pytest.raises(SystemExit, match="no optimiser state"):
+        adam_moments.moment_roots(without_state)
 
 
 def test_summarise_only_scores_a_seed_stopped_by_hand_from_its_metrics_and_trains_nothing(tmp_path, monkeypatch, capsys):
