@@ -130,14 +130,14 @@ def main() -> None:
                 runs[seed] = json.loads(done.read_text())
                 print(f"seed {seed}: already measured ({done})", flush=True)
                 continue
+            seed_flags = [*train_flags, "--seed", str(seed)]
             if args.summarise_only:
                 if not (run_dir / "metrics.csv").exists():
                     raise SystemExit(f"seed {seed}: nothing to summarise, {run_dir / 'metrics.csv'} does not exist")
-                runs[seed] = score(run_dir, train_command(run_dir, [*train_flags, "--seed", str(seed)], args), args.threshold)
-                done.write_text(json.dumps(runs[seed], indent=2) + "\n")
+                runs[seed] = score(run_dir, train_command(run_dir, seed_flags, args), args.threshold)
                 print(f"seed {seed}: scored from its metrics.csv, not trained", flush=True)
-                continue
-            runs[seed] = time_to_solve(run_dir, [*train_flags, "--seed", str(seed)], args)
+            else:
+                runs[seed] = time_to_solve(run_dir, seed_flags, args)
             done.write_text(json.dumps(runs[seed], indent=2) + "\n")
         result = {"machine": machine_info(), **summarise(runs), "runs": {str(seed): run for seed, run in runs.items()}}
     print(json.dumps(result))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from conftest import ScriptedRewardEnv
@@ -61,11 +63,10 @@ def test_the_worker_normalizes_advantages_over_its_whole_rollout_when_configured
     K = r.rewards.shape[1]
     worker = object.__new__(Worker)
     worker.config = TrainConfig(env_name="Corridor", num_processes=1, gamma=GAMMA, gae_lambda=LAMBDA, entropy_coef=ENTROPY,
-                                envs_per_worker=K, normalize_advantages=True)
-    normed = worker.loss(r)
-    worker.config = TrainConfig(env_name="Corridor", num_processes=1, gamma=GAMMA, gae_lambda=LAMBDA, entropy_coef=ENTROPY,
                                 envs_per_worker=K)
     plain = worker.loss(r)
+    worker.config = dataclasses.replace(worker.config, normalize_advantages=True)
+    normed = worker.loss(r)
     adv = plain.advantages
     weights = (adv - adv.mean()) / adv.std()
     expected = (-(r.log_probs * weights).sum() - ENTROPY * r.entropies.sum()) / K
