@@ -121,50 +121,78 @@ def score(args: argparse.Namespace) -> None:
         print(f"{run_dir.name}: {len(rows)} snapshots scored, best {max(r['score'] for r in rows)}", flush=True)
 
 
-def first_solve(steps: list[int], scores: list[float], stride: int, threshold: float) -> list[int | None]:
-    """For each phase 0..stride-1, the step of the first snapshot at phase, phase + stride, ... that
-    scores >= threshold (None if none does)."""
-    out: list[int | None] = []
+def first_solve(steps: list[int], scores: list[float], cpu_s: list[float], stride: int, threshold: float) -> list[tuple[int, float] | None]:
+    """For each phase 0..stride-1, an evaluator that looks at snapshots phase, phase + stride, ...:
+    the step of the first that scores >= threshold and the CPU seconds of every episode it played
+    up to and with that one (None if none scores so)."""
+    out: list[tuple[int, float] | None] = []
     for phase in range(stride):
-        out.append(next((steps[i] for i in range(phase, len(steps), stride) if scores[i] >= threshold), None))
+        spent = 0.0
+        found: tuple[int, float] | None = None
+        for i in range(phase, len(steps), stride):
+            spent += cpu_s[i]
+            if scores[i] >= threshold:
+                found = (steps[i], spent)
+                break
+        out.append(found)
     return out
 
 
+def worker_cpu_per_step(run_dir: Path, eval_cpu_per_agent_step: float, cores: int) -> float:
+    """CPU seconds the workers spent per global step in the run: the cores' time over its wall time,
+    less what its own evaluator played (its episodes' lengths at the scored episodes' cost per step)."""
+    with (run_dir / "train_metrics.csv").open() as f:
+        last = list(csv.DictReader(f))[-1]
+    with (run_dir / "metrics.csv").open() as f:
+        own_eval_steps = sum(int(r["episode_length"]) for r in csv.DictReader(f))
+    wall, steps = float(last["wall_time_s"]), int(last["global_steps"])
+    return (cores * wall - own_eval_steps * eval_cpu_per_agent_step) / steps
+
+
 def simulate(args: argparse.Namespace) -> dict[str, Any]:
-    runs = {}
+    """Each spacing's first solve per seed (the mean over phases) and the minutes it would take: the
+    workers' CPU for the steps to it, plus the evaluator's CPU for the episodes it played, over the
+    cores. Start-up and the last episode's wall time are left out: the same for every spacing."""
+    runs: dict[str, dict[str, Any]] = {}
     for run_dir in sorted(args.run_dir.glob("seed-*")):
         if not (run_dir / SCORES).exists():
             continue
         with (run_dir / SCORES).open() as f:
             rows = sorted(csv.DictReader(f), key=lambda r: int(r["global_step"]))
-        train_rows = list(csv.DictReader((run_dir / "train_metrics.csv").open()))
-        last = train_rows[-1]
-        runs[run_dir.name] = {
-            "steps": [int(r["global_step"]) for r in rows],
-            "scores": [float(r["score"]) for r in rows],
-            "cpu_s": [float(r["cpu_s"]) for r in rows],
-            "steps_per_s": float(last["global_steps"]) / float(last["wall_time_s"]) if "global_steps" in last else None,
-        }
+        cpu = [float(r["cpu_s"]) for r in rows]
+        per_agent_step = sum(cpu) / sum(int(r["length"]) for r in rows)
+        runs[run_dir.name] = {"steps": [int(r["global_step"]) for r in rows], "scores": [float(r["score"]) for r in rows],
+                              "cpu_s": cpu, "eval_cpu_per_agent_step": per_agent_step,
+                              "worker_cpu_per_step": worker_cpu_per_step(run_dir, per_agent_step, args.cores)}
     result: dict[str, Any] = {"command": " ".join(sys.argv), "machine": machine_info(), "threshold": args.threshold,
-                              "every": args.every, "seeds": {}, "spacings": []}
+                              "every": args.every, "cores": args.cores, "seeds": {}, "spacings": []}
     for name, run in runs.items():
         steps, scores = run["steps"], run["scores"]
         wins = [s for s, sc in zip(steps, scores, strict=True) if sc >= args.threshold]
-        result["seeds"][name] = {"snapshots": len(steps), "last_step": steps[-1], "first_win_step": wins[0] if wins else None,
-                                 "wins": len(wins), "wins_after_first": sum(1 for s in steps if wins and s >= wins[0]),
-                                 "eval_cpu_s_mean": statistics.fmean(run["cpu_s"]), "steps_per_s": run["steps_per_s"]}
+        result["seeds"][name] = {
+            "snapshots": len(steps), "last_step": steps[-1], "first_win_step": wins[0] if wins else None, "wins": len(wins),
+            # Of the snapshots from the first win on, the share that win: the chance that one more
+            # look, once the policy can win, sees a win.
+            "win_share_after_first_win": len(wins) / sum(1 for s in steps if s >= wins[0]) if wins else None,
+            "eval_ms_per_agent_step": 1000 * run["eval_cpu_per_agent_step"],
+            "worker_ms_per_step": 1000 * run["worker_cpu_per_step"],
+        }
     for stride in args.strides:
         row: dict[str, Any] = {"spacing_steps": stride * args.every, "seeds": {}}
         for name, run in runs.items():
-            firsts = first_solve(run["steps"], run["scores"], stride, args.threshold)
+            firsts = first_solve(run["steps"], run["scores"], run["cpu_s"], stride, args.threshold)
             solved = [f for f in firsts if f is not None]
-            # An evaluator's CPU per training step: one episode per spacing.
-            eval_cpu_per_step = statistics.fmean(run["cpu_s"]) / (stride * args.every)
-            row["seeds"][name] = {"phases": stride, "phases_solved": len(solved),
-                                  "mean_solve_step": statistics.fmean(solved) if len(solved) == stride else None,
-                                  "eval_cpu_s_per_1k_steps": 1000 * eval_cpu_per_step}
-        means = [s["mean_solve_step"] for s in row["seeds"].values()]
-        row["median_solve_step"] = statistics.median(means) if None not in means else None
+            everywhere = len(solved) == stride
+            minutes = [(step * run["worker_cpu_per_step"] + spent) / args.cores / 60 for step, spent in solved]
+            row["seeds"][name] = {
+                "phases": stride, "phases_solved": len(solved),
+                "mean_solve_step": statistics.fmean(s for s, _ in solved) if everywhere else None,
+                "mean_minutes": statistics.fmean(minutes) if everywhere else None,
+                "eval_cpu_share": statistics.fmean(spent / (step * run["worker_cpu_per_step"] + spent) for step, spent in solved) if solved else None,
+            }
+        for key in ("mean_solve_step", "mean_minutes"):
+            values = [s[key] for s in row["seeds"].values()]
+            row[f"median_{key.removeprefix('mean_')}"] = statistics.median(values) if values and None not in values else None
         result["spacings"].append(row)
     return result
 
@@ -186,6 +214,7 @@ def main() -> None:
     p.add_argument("--every", type=int, default=5000, help="as given to train")
     p.add_argument("--strides", type=int, nargs="+", default=[1, 2, 4, 8, 16])
     p.add_argument("--threshold", type=float, default=18.0)
+    p.add_argument("--cores", type=int, default=2, help="the cores the runs trained on")
     p.add_argument("--out", type=Path)
     args = parser.parse_args()
     if args.command == "train":
