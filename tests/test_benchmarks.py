@@ -151,3 +151,38 @@ def test_summarise_only_scores_a_seed_stopped_by_hand_from_its_metrics_and_train
     monkeypatch.setattr(sys, "argv", [*argv[:3], "3", *argv[3:]])
     with pytest.raises(SystemExit, match="seed 3: nothing to summarise"):
         time_to_solve.main()
+
+
+def test_eval_spacing_finds_each_phases_first_win_and_charges_the_evaluator_every_episode_it_played(tmp_path):
+    """Snapshots every 1,000 steps; an evaluator looking every 2,000 steps in phase 0 sees snapshots
+    0, 2, 4 (the win at 4,000), in phase 1 snapshots 1, 3 (the win at 3,000). Its minutes are the
+    workers' CPU to that step plus every episode it played, over the cores."""
+    import argparse
+    import csv
+
+    import eval_spacing
+
+    steps, scores, cpu = [0, 1000, 2000, 3000, 4000], [-21.0, -21.0, -3.0, 19.0, 20.0], [1.0, 1.0, 2.0, 3.0, 4.0]
+    assert eval_spacing.first_solve(steps, scores, cpu, 1, 18) == [(3000, 7.0)]
+    assert eval_spacing.first_solve(steps, scores, cpu, 2, 18) == [(4000, 7.0), (3000, 4.0)]
+    assert eval_spacing.first_solve(steps, scores, cpu, 2, 20) == [(4000, 7.0), None]
+
+    run = tmp_path / "seed-1"
+    run.mkdir()
+    with (run / eval_spacing.SCORES).open("w", newline="") as f:
+        writer = csv.DictWriter(f, eval_spacing.FIELDS)
+        writer.writeheader()
+        for i, (step, score, cpu_s) in enumerate(zip(steps, scores, cpu, strict=True)):
+            writer.writerow({"snapshot": i, "global_step": step, "score": score, "length": int(1000 * cpu_s), "ended_by": "terminated", "cpu_s": cpu_s})
+    # 1 ms of evaluator CPU per agent step; the run's own evaluator played 2,000 steps (2 s) of the
+    # 2 cores x 21 s, so its workers spent (42 - 2) / 10,000 = 4 ms per global step.
+    (run / "train_metrics.csv").write_text("wall_time_s,global_steps\n10.0,5000\n21.0,10000\n")
+    (run / "metrics.csv").write_text("episode_length\n800\n1200\n")
+    args = argparse.Namespace(run_dir=tmp_path, threshold=18.0, every=1000, strides=[1, 2], cores=2)
+    result = eval_spacing.simulate(args)
+    assert result["seeds"]["seed-1"]["worker_ms_per_step"] == 4.0
+    assert result["seeds"]["seed-1"]["win_share_after_first_win"] == 1.0
+    every_1k, every_2k = result["spacings"]
+    assert every_1k["median_solve_step"] == 3000 and every_2k["median_solve_step"] == 3500
+    assert every_1k["median_minutes"] == (3000 * 0.004 + 7.0) / 2 / 60
+    assert every_2k["median_minutes"] == ((4000 * 0.004 + 7.0) / 2 / 60 + (3000 * 0.004 + 4.0) / 2 / 60) / 2
