@@ -31,7 +31,7 @@ ALIASES = {"env_name": ("--env",)}
 
 #: Fields whose flag carries its unit in the value, one flag for several fields.
 UNIT_FLAGS = {
-    "checkpoint_interval": (("checkpoint_interval_s", "checkpoint_interval_steps"), "SECONDS|STEPSsteps", parse_interval),
+    "checkpoint_interval": (("checkpoint_interval_s", "checkpoint_interval_steps"), "SECONDS|Nsteps", parse_interval),
 }
 
 
@@ -56,7 +56,7 @@ def add_config_flags(group: Any) -> None:
             dest = by_unit[name]
             if dest not in done:
                 fields, metavar, _ = UNIT_FLAGS[dest]
-                text = "; ".join(f"{_doc(docs[f])} ({_defaults(f, fast, seed)})" for f in fields)
+                text = ". ".join(f"{_doc(docs[f])} ({_defaults(f, fast, seed)})" for f in fields)
                 group.add_argument(flag_name(name), dest=dest, metavar=metavar, help=_escape(text))
                 done.add(dest)
             continue
