@@ -136,6 +136,30 @@ def test_bad_checkpoint_intervals(text):
         parse_interval(text)
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [("20", {"eval_interval_s": 20.0, "eval_interval_steps": None}), ("0", {"eval_interval_s": 0.0, "eval_interval_steps": None}),
+     ("10000steps", {"eval_interval_steps": 10000, "eval_interval_s": 0.0})],
+)
+def test_eval_interval_by_seconds_or_steps_replaces_the_other(text, expected):
+    """Whichever unit is typed replaces the other, which may come from the preset (fast pauses 20 s)."""
+    from a3c.cli.args import parse_eval_interval
+
+    assert parse_eval_interval(text) == expected
+    config = resolve_config("fast", **parse_eval_interval(text))
+    assert (config.eval_interval_s, config.eval_interval_steps) == (expected["eval_interval_s"], expected["eval_interval_steps"])
+
+
+@pytest.mark.parametrize("text", ["-1", "0steps", "1.5steps", "abc", "inf"])
+def test_bad_eval_intervals(text):
+    from a3c.cli.args import parse_eval_interval
+
+    with pytest.raises(UserError, match="--eval-interval must be seconds"):
+        parse_eval_interval(text)
+    with pytest.raises(UserError, match="--eval-interval must be an integer >= 1"):
+        TrainConfig(eval_interval_steps=0).validate()
+
+
 def test_lr_schedules():
     constant = TrainConfig(lr=3e-4, max_steps=1000)
     assert [constant.lr_at(s) for s in (0, 500, 2000)] == [3e-4] * 3

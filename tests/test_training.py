@@ -278,3 +278,20 @@ def test_sigterm_stops_every_process_and_saves_a_checkpoint(tmp_path):
     # resource tracker exits once it sees the trainer's end, a moment later on a busy machine.
     assert not any(proctree.alive(c) for c in workers_and_evaluator)
     proctree.wait_for(lambda: not any(proctree.alive(c) for c in children), 15, "every child to exit")
+
+
+def test_an_evaluator_spaced_by_steps_plays_weights_at_least_that_many_steps_apart(tmp_path):
+    """``--eval-interval 3000steps``: each round waits until the run has trained 3,000 global steps
+    past the weights the last round played, however fast the machine (the seed's evaluator, with no
+    pause, would play 9-step Corridor episodes a few hundred steps apart)."""
+    import csv
+
+    config = TrainConfig(env_name="Corridor", num_processes=2, num_steps=5, envs_per_worker=4, max_steps=24_000, lr=3e-3,
+                         eval_episodes=1, eval_interval_s=0.0, eval_interval_steps=3000, log_interval_s=0.5)
+    result = train(config, run_dir=tmp_path / "run", task=corridor_task(), quiet=True)
+    assert set(result.exit_codes.values()) == {0}
+    with (result.run_dir / "metrics.csv").open() as f:
+        weights_steps = [int(row["weights_step"]) for row in csv.DictReader(f)]
+    assert len(weights_steps) >= 2
+    gaps = [b - a for a, b in zip(weights_steps, weights_steps[1:], strict=False)]
+    assert min(gaps) >= 3000, gaps

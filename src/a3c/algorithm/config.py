@@ -159,6 +159,13 @@ class TrainConfig:
     """Seconds the evaluator pauses between evaluation rounds. 0 is the seed's evaluator, which
     plays without pause and takes about a third of a 2-core machine from the workers."""
 
+    eval_interval_steps: int | None = None
+    """Instead of a pause in seconds: start the next round once the run has trained this many
+    global steps past the weights the last round played (at once if it already has). The same
+    spacing on every machine. On the deterministic game a greedy policy plays one fixed game per
+    set of weights, so how soon a win is seen depends on how many sets the evaluator looks at
+    (docs/results.md, "How often the evaluator looks")."""
+
     eval_episodes: int = 5
     """Greedy episodes per evaluation round, played side by side (one env each, one batched
     forward pass a step), all with one copy of the weights. ``best.pt``
@@ -237,6 +244,8 @@ class TrainConfig:
             raise UserError(f"--sticky must be a probability in [0, 1], got {self.sticky}")
         if self.checkpoint_interval_steps is not None:
             integer("checkpoint_interval_steps", 1)
+        if self.eval_interval_steps is not None:
+            integer("eval_interval_steps", 1)
         if self.frames not in FRAMES:
             raise UserError(f"--frames must be one of {', '.join(FRAMES)}, got {self.frames!r}")
         if self.stuck_guard not in STUCK_GUARDS:
@@ -347,6 +356,7 @@ RESUMABLE = (
     "checkpoint_interval_s",
     "checkpoint_interval_steps",
     "eval_interval_s",
+    "eval_interval_steps",
     "eval_episodes",
     "stuck_guard",
     "log_interval_s",

@@ -74,7 +74,8 @@ def evaluator_main(
     best_reward: float | None = None,
 ) -> None:
     """Entry point of the evaluation process: copy the weights, play a round of greedy episodes
-    side by side with them, log each, pause; again until the run stops."""
+    side by side with them, log each, pause (``eval_interval_s``) or wait for the run to train
+    ``eval_interval_steps`` past those weights; again until the run stops."""
     unblock_sigint()
     continue_when_orphaned()
     envs, model = build_evaluator(rank, config, task)
@@ -101,7 +102,9 @@ def evaluator_main(
                 shared.events.close()
                 shared.events.join_thread()  # delivered before the exit code is seen
                 raise SystemExit(EXIT_STORAGE) from None
-            if config.eval_interval_s > 0:
+            if config.eval_interval_steps is not None:
+                shared.wait_for_step(weights_step + config.eval_interval_steps, slot, config.max_steps)
+            elif config.eval_interval_s > 0:
                 shared.sleep(config.eval_interval_s, slot)
     finally:
         for env in envs:

@@ -10,21 +10,41 @@ from typing import NoReturn
 from a3c.errors import UserError
 
 
-def parse_interval(text: str) -> dict[str, float | int]:
-    """``--checkpoint-interval``: ``60`` or ``60s`` (seconds), or ``50000steps`` (global steps)."""
+def _seconds_or_steps(text: str, zero_seconds: bool) -> tuple[str, float | int]:
+    """``60``, ``60s`` or ``2.5s`` (seconds, > 0 or, with ``zero_seconds``, >= 0), or ``50000steps``
+    (steps >= 1); raises ValueError for anything else."""
     raw = text.strip().lower()
-    try:
-        if raw.endswith("steps"):
-            steps = int(raw[: -len("steps")].strip().replace("_", ""))
-            if steps < 1:
-                raise ValueError
-            return {"checkpoint_interval_steps": steps}
-        seconds = float(raw[:-1] if raw.endswith("s") else raw)
-        if not math.isfinite(seconds) or seconds <= 0:
+    if raw.endswith("steps"):
+        steps = int(raw[: -len("steps")].strip().replace("_", ""))
+        if steps < 1:
             raise ValueError
-        return {"checkpoint_interval_s": seconds}
+        return "steps", steps
+    seconds = float(raw[:-1] if raw.endswith("s") else raw)
+    if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not zero_seconds):
+        raise ValueError
+    return "s", seconds
+
+
+def parse_interval(text: str) -> dict[str, float | int]:
+    """``--checkpoint-interval``: ``60`` or ``60s`` (seconds), or ``50000steps`` (global steps, on
+    top of the timer)."""
+    try:
+        unit, value = _seconds_or_steps(text, zero_seconds=False)
     except ValueError:
         raise UserError(f"--checkpoint-interval must be seconds (60, 60s) or steps (50000steps), got {text!r}") from None
+    return {f"checkpoint_interval_{unit}": value}
+
+
+def parse_eval_interval(text: str) -> dict[str, float | int | None]:
+    """``--eval-interval``: a pause of ``20`` or ``20s`` (0: none), or a spacing of ``10000steps``;
+    whichever is given replaces the other, from a preset or a config file as well."""
+    try:
+        unit, value = _seconds_or_steps(text, zero_seconds=True)
+    except ValueError:
+        raise UserError(f"--eval-interval must be seconds (20, 20s, 0) or steps (10000steps), got {text!r}") from None
+    if unit == "steps":
+        return {"eval_interval_steps": value, "eval_interval_s": 0.0}
+    return {"eval_interval_s": value, "eval_interval_steps": None}
 
 
 class _Parser(argparse.ArgumentParser):

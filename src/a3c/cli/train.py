@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import sys
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from a3c.backends import BACKENDS
 from a3c.cli.args import (
     EXIT_FAILED,
     EXIT_SIGTERM,
+    parse_eval_interval,
     parse_interval,
 )
 from a3c.errors import UserError
@@ -30,8 +32,9 @@ from a3c.errors import UserError
 ALIASES = {"env_name": ("--env",)}
 
 #: Fields whose flag carries its unit in the value, one flag for several fields.
-UNIT_FLAGS = {
+UNIT_FLAGS: dict[str, tuple[tuple[str, ...], str, Callable[[str], dict[str, Any]]]] = {
     "checkpoint_interval": (("checkpoint_interval_s", "checkpoint_interval_steps"), "SECONDS|Nsteps", parse_interval),
+    "eval_interval": (("eval_interval_s", "eval_interval_steps"), "SECONDS|Nsteps", parse_eval_interval),
 }
 
 

@@ -151,6 +151,12 @@ class SharedState:
             self.beat(slot)
             time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
 
+    def wait_for_step(self, step: int, slot: int, max_steps: int) -> None:
+        """Wait until the run has trained to global step ``step``, or should stop, beating for ``slot``."""
+        while self.global_step < step and not self.should_stop(max_steps):
+            self.beat(slot)
+            time.sleep(0.05)
+
     def worker_link(self, slot: int, max_steps: int) -> SharedLink:
         """What the worker counting its steps in ``slot`` (its rank) links to."""
         return SharedLink(self, slot, max_steps)

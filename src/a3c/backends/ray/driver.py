@@ -148,6 +148,8 @@ class RayRun(TrainingRun):
         self.eval_refs: tuple[Any, Any] | None = None
         """(weights, global step) refs of the round in play: every episode of a round plays them."""
         self.next_eval_at = 0.0
+        self.next_eval_step = 0
+        """With ``eval_interval_steps``: the global step the next round waits for."""
         self.launched_at = 0.0
         self.step_ref: Any = None
         self.step_asked_at = 0.0
@@ -245,7 +247,7 @@ class RayRun(TrainingRun):
                 self._call(name, "train_for")
             self.held.clear()
         evaluating = any(name == EVALUATOR for name, _ in self.pending.values())
-        if self.evaluator_ready and not evaluating and time.monotonic() >= self.next_eval_at:
+        if self.evaluator_ready and not evaluating and time.monotonic() >= self.next_eval_at and self._step >= self.next_eval_step:
             self._call(EVALUATOR, "play")
         return len(self.finished) < self.config.num_processes
 
@@ -357,8 +359,12 @@ class RayRun(TrainingRun):
         if self.stopping:  # the local evaluator abandons its round when the run stops
             return
         set_flat_parameters(self.model, ray.get(weights_ref))
-        self.inbox.extend(self.evaluations.add_round(results, self.model, ray.get(step_ref), self.global_step))
-        self.next_eval_at = time.monotonic() + self.config.eval_interval_s
+        weights_step = ray.get(step_ref)
+        self.inbox.extend(self.evaluations.add_round(results, self.model, weights_step, self.global_step))
+        if self.config.eval_interval_steps is not None:
+            self.next_eval_step = weights_step + self.config.eval_interval_steps
+        else:
+            self.next_eval_at = time.monotonic() + self.config.eval_interval_s
 
     def _died(self, name: str, error: RayError) -> None:
         """Restart a child whose call failed, within ``max_restarts``, as the local backend does."""
