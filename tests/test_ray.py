@@ -8,6 +8,7 @@ The tests that need a running Ray share one simulated cluster of two 1-CPU nodes
 
 from __future__ import annotations
 
+import csv
 import os
 import signal
 import subprocess
@@ -164,10 +165,11 @@ def test_the_ray_backend_learns_the_corridor_through_a_killed_worker_actor(ray_s
     from a3c.backends.ray.driver import RayRun
 
     # The batched Corridor learning run of tests/test_training.py, with the same checks. Batches
-    # keep the updates, and so the round trips to the server, few; the evaluator pauses 1 s, where
-    # a 9-step Corridor episode would keep the driver busy.
+    # keep the updates, and so the round trips to the server, few; the evaluator plays once every
+    # 3,000 global steps (--eval-interval 3000steps), where 9-step Corridor episodes one after
+    # another would keep the driver busy.
     # Early on, worker 1's actor process is killed: Ray restarts it and it trains on.
-    config = corridor_learning_config("batched", max_restarts=1)
+    config = corridor_learning_config("batched", max_restarts=1, eval_interval_steps=3000)
     trainer = RayRun(config, run_dir=tmp_path / "run", task=corridor_task(), progress_interval_s=3600)
     killed: dict[str, int] = {}
 
@@ -193,6 +195,9 @@ def test_the_ray_backend_learns_the_corridor_through_a_killed_worker_actor(ray_s
     assert trainer.nodes["a3c-worker-0"] != trainer.nodes["a3c-worker-1"]  # one on each node
     assert result.exit_codes == {"a3c-worker-0": 0, "a3c-worker-1": 0, "a3c-evaluator": 0}
     assert_learned_the_corridor(result, config)
+    with (result.run_dir / "metrics.csv").open() as f:
+        weights_steps = [int(row["weights_step"]) for row in csv.DictReader(f)]
+    assert len(weights_steps) >= 2 and min(b - a for a, b in zip(weights_steps, weights_steps[1:], strict=False)) >= 3000
     saved = yaml.safe_load((result.run_dir / "config.yaml").read_text())
     assert saved == config.to_dict() and "# backend: ray" in (result.run_dir / "config.yaml").read_text()
 
