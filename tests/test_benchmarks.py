@@ -184,5 +184,7 @@ def test_eval_spacing_finds_each_phases_first_win_and_charges_the_evaluator_ever
     assert result["seeds"]["seed-1"]["win_share_after_first_win"] == 1.0
     every_1k, every_2k = result["spacings"]
     assert every_1k["median_solve_step"] == 3000 and every_2k["median_solve_step"] == 3500
+    never = eval_spacing.simulate(argparse.Namespace(run_dir=tmp_path, threshold=20.0, every=1000, strides=[2], cores=2))["spacings"][0]
+    assert never["median_solve_step"] is None and never["median_solve_step_at_least"] == (4000 + 4000) / 2  # phase 1 counted at the end
     assert every_1k["median_minutes"] == (3000 * 0.004 + 7.0) / 2 / 60
     assert every_2k["median_minutes"] == ((4000 * 0.004 + 7.0) / 2 / 60 + (3000 * 0.004 + 4.0) / 2 / 60) / 2

@@ -17,7 +17,7 @@ def test_plain_train_runs_the_fast_batched_preset():
     config = resolve_config()
     assert DEFAULT_PRESET == "fast"
     assert config.envs_per_worker > 1 and config.num_steps < 20
-    assert config.eval_interval_steps is not None and config.eval_interval_steps >= 1000  # the evaluator must not starve the workers
+    assert config.eval_interval_s > 0  # the evaluator must not starve the workers
 
 
 def test_seed_preset_is_the_seed_algorithm_exactly():

@@ -9,6 +9,7 @@ The tests that need a running Ray share one simulated cluster of two 1-CPU nodes
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import signal
 import subprocess
@@ -169,7 +170,7 @@ def test_the_ray_backend_learns_the_corridor_through_a_killed_worker_actor(ray_s
     # 3,000 global steps (--eval-interval 3000steps), where 9-step Corridor episodes one after
     # another would keep the driver busy.
     # Early on, worker 1's actor process is killed: Ray restarts it and it trains on.
-    config = corridor_learning_config("batched", max_restarts=1, eval_interval_steps=3000)
+    config = dataclasses.replace(corridor_learning_config("batched", max_restarts=1, eval_interval_steps=3000), eval_interval_s=0.0)
     trainer = RayRun(config, run_dir=tmp_path / "run", task=corridor_task(), progress_interval_s=3600)
     killed: dict[str, int] = {}
 
