@@ -64,12 +64,14 @@ def train(args: argparse.Namespace) -> None:
             except FileNotFoundError:
                 inode = None
             if inode is not None and inode not in seen:
-                seen.add(inode)
                 snapshots.mkdir(exist_ok=True)
+                target = snapshots / f"{len(seen) + 1:05d}.pt"
                 try:
-                    os.link(latest, snapshots / f"{len(seen):05d}.pt")
-                except FileNotFoundError:  # renamed over between stat and link: the next poll takes the new one
-                    seen.discard(inode)
+                    os.link(latest, target)
+                except FileNotFoundError:  # renamed away between stat and link: the next poll takes the new one
+                    pass
+                else:  # the file linked, which a rename between stat and link may have made a newer one
+                    seen.add(target.stat().st_ino)
             if done:
                 break
             time.sleep(0.1)
