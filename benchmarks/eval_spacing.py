@@ -39,6 +39,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from soak import machine_info  # noqa: E402
 
+from a3c.algorithm.evaluation import play_greedy_episode  # noqa: E402
 from a3c.runtime.checkpoint import load_checkpoint  # noqa: E402
 from a3c.runtime.policy import load_policy  # noqa: E402
 from a3c.runtime.shared import process_context  # noqa: E402
@@ -89,12 +90,11 @@ def _start_scorer(protocol: dict[str, Any]) -> None:
 
 
 def _score(path: str) -> dict[str, Any]:
-    from a3c.algorithm.evaluation import play_greedy_episode
-
     p = _protocol
     policy = load_policy(path, p["env_id"], p["seed"], stuck_guard=p["stuck_guard"])
     try:
-        result = play_greedy_episode(policy.model, policy.env, policy.protocol.max_episode_length, p["stuck_guard"], seed=p["seed"])
+        protocol = policy.protocol
+        result = play_greedy_episode(policy.model, policy.env, protocol.max_episode_length, protocol.stuck_guard, seed=p["seed"])
     finally:
         policy.env.close()
     assert result is not None
