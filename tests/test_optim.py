@@ -67,3 +67,32 @@ def test_state_dict_round_trip_keeps_statistics():
     first = other.state[other.param_groups[0]["params"][0]]
     assert first["step"].item() == 1
     torch.testing.assert_close(first["exp_avg"], torch.full((5, 3), 0.1))
+
+
+def test_shared_adam_steps_only_the_parameters_with_a_gradient():
+    """A parameter without a gradient (unused by this rollout's loss) keeps its value and its
+    statistics; the others take exactly torch.optim.Adam's step."""
+    ours_p, ref_p = _params(), _params()
+    ours, ref = SharedAdam(ours_p, lr=0.1), torch.optim.Adam(ref_p[:1], lr=0.1)
+    ours.share_memory()
+    for _ in range(3):
+        ours_p[0].grad, ref_p[0].grad = torch.ones(5, 3), torch.ones(5, 3)
+        ours.step()
+        ref.step()
+    torch.testing.assert_close(ours_p[0], ref_p[0])
+    torch.testing.assert_close(ours_p[1], ref_p[1])
+    assert ours.state[ours_p[0]]["step"].item() == 3 and ours.state[ours_p[1]]["step"].item() == 0
+    assert ours.state[ours_p[1]]["exp_avg"].abs().sum() == 0
+
+
+def test_shared_adam_step_count_stays_exact_past_float32s_range():
+    """The count is float64 and shared: float32 would stop counting at 2**24 updates, and the
+    bias correction would then freeze."""
+    params = _params()
+    opt = SharedAdam(params, lr=0.1).share_memory()
+    for p in params:
+        opt.state[p]["step"].fill_(2**24)
+        p.grad = torch.ones_like(p)
+    opt.step()
+    assert all(opt.state[p]["step"].item() == 2**24 + 1 for p in params)
+    assert all(opt.state[p]["step"].dtype == torch.float64 and opt.state[p]["step"].is_shared() for p in params)
