@@ -11,7 +11,13 @@ nothing, in a process of its own with one intra-op thread, one variant after ano
 - ``bf16``: the rollout, loss and backward under ``torch.autocast("cpu", torch.bfloat16)``
   (weights, gradients and Adam stay fp32). The report gives its gradient's relative error
   against fp32 on one fixed rollout, since a faster wrong gradient is no lever;
-- ``compile``: ``torch.compile`` of the model's forward (graphs and kernels built in the warm-up).
+- ``compile``: ``torch.compile`` of the model's forward (graphs and kernels built in the warm-up);
+- ``adam-loop``: fp32, with SharedAdam's step as it was until commit 7eaa0d3: the same update
+  in separate tensor ops, parameter by parameter (:class:`LoopAdam`), where a3c now calls
+  torch's fused Adam kernel.
+
+``--rounds N`` plays the listed variants N times, in turn, so that a slow spell of the machine
+falls on all of them alike; the table then gives each variant's median round.
 
 For each it reports steps/s and the milliseconds of one update spent in each phase: ``sync``
 (copy the shared weights), ``rollout`` (T batched forward passes with the graph, and the free
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -32,18 +39,35 @@ from typing import Any
 
 import gymnasium as gym
 import torch
+from torch.optim import Optimizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from throughput import FreeEnv, _NoLink  # noqa: E402
 
 from a3c.algorithm.config import TrainConfig, resolve_config  # noqa: E402
-from a3c.algorithm.optim import make_optimizer  # noqa: E402
+from a3c.algorithm.optim import SharedAdam, make_optimizer  # noqa: E402
 from a3c.algorithm.seeding import seed_process  # noqa: E402
 from a3c.algorithm.task import atari_task  # noqa: E402
 from a3c.algorithm.worker import Worker, worker_class  # noqa: E402
 from a3c.runtime.shared import process_context  # noqa: E402
 
-VARIANTS = ("fp32", "channels_last", "bf16", "compile")
+VARIANTS = ("fp32", "channels_last", "bf16", "compile", "adam-loop")
+
+
+class LoopAdam(SharedAdam):
+    """SharedAdam's update before it called the fused kernel: the same arithmetic, in five tensor
+    ops a parameter (two of which allocate a parameter-sized temporary)."""
+
+    def _update_group(self, params: list[torch.Tensor], grads: list[torch.Tensor], group: dict) -> None:
+        beta1, beta2 = group["betas"]
+        for p, grad in zip(params, grads, strict=True):
+            state = self.state[p]
+            state["step"] += 1
+            t = state["step"].item()
+            state["exp_avg"].lerp_(grad, 1 - beta1)
+            state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            denom = (state["exp_avg_sq"].sqrt() / math.sqrt(1 - beta2**t)).add_(group["eps"])
+            p.addcdiv_(state["exp_avg"], denom, value=-group["lr"] / (1 - beta1**t))
 
 
 def build_worker(config: TrainConfig, variant: str) -> Worker:
@@ -52,7 +76,10 @@ def build_worker(config: TrainConfig, variant: str) -> Worker:
     k = config.envs_per_worker
     envs = gym.vector.SyncVectorEnv([FreeEnv for _ in range(k)])
     shared = task.make_model(FreeEnv())
-    optimizer = make_optimizer(config.optimizer, shared.parameters(), config.lr)
+    if variant == "adam-loop":
+        optimizer: Optimizer = LoopAdam(shared.parameters(), lr=config.lr)
+    else:
+        optimizer = make_optimizer(config.optimizer, shared.parameters(), config.lr)
     local = task.make_model(FreeEnv())
     if variant == "channels_last":
         local.to(memory_format=torch.channels_last)  # in place: the 4-D conv weights, and so their activations
@@ -131,7 +158,7 @@ def _measure(config: TrainConfig, variant: str, seconds: float, warmup_updates: 
     elapsed = time.perf_counter() - start
     phases = {name: ms / updates for name, ms in clock.ms.items()}
     phases["backward"] = 1000 * elapsed / updates - sum(phases.values())
-    error = 0.0 if variant == "fp32" else gradient_error(config, variant)
+    error = 0.0 if variant in ("fp32", "adam-loop") else gradient_error(config, variant)
     queue.put({"variant": variant, "steps_per_s": steps / elapsed, "updates": updates, "ms_per_update": phases, "grad_rel_error": error})
 
 
@@ -145,16 +172,25 @@ def measure(config: TrainConfig, variant: str, seconds: float, warmup_updates: i
     return result
 
 
+def median_round(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round of median steps/s (the lower middle one of an even count): a whole round, so
+    that its phases add up to its own rate."""
+    ordered = sorted(rounds, key=lambda r: r["steps_per_s"])
+    return ordered[(len(ordered) - 1) // 2]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20.0, help="measured time per variant (default 20)")
     parser.add_argument("--warmup-updates", type=int, default=30)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--preset", default="fast")
+    parser.add_argument("--rounds", type=int, default=1, help="play the variants this many times, in turn (default 1)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     config = resolve_config(args.preset, None)
-    rows = [measure(config, v, args.seconds, args.warmup_updates) for v in args.variants]
+    played = [measure(config, v, args.seconds, args.warmup_updates) | {"round": r + 1} for r in range(args.rounds) for v in args.variants]
+    rows = [median_round([p for p in played if p["variant"] == v]) for v in args.variants]
     base = next((r["steps_per_s"] for r in rows if r["variant"] == "fp32"), rows[0]["steps_per_s"])
     shape = f"{config.envs_per_worker} x {config.num_steps}"
     print(f"| variant (1 process, 1 thread, {shape}) | steps/s | vs fp32 | sync | rollout | backward | apply | gradient error |")
@@ -169,7 +205,7 @@ def main() -> None:
         from soak import machine_info
 
         report = {"command": "python benchmarks/network_passes.py " + " ".join(sys.argv[1:]), "machine": machine_info(),
-                  "torch": torch.__version__, "preset": args.preset, "rows": rows}
+                  "torch": torch.__version__, "preset": args.preset, "rows": rows, "rounds": played}
         args.out.write_text(json.dumps(report, indent=2) + "\n")
 
 

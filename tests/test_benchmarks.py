@@ -63,6 +63,36 @@ def test_network_variants_measure_what_they_say():
     assert network_passes.gradient_error(config, "bf16") > 1e-2
 
 
+def test_the_adam_loop_variant_is_the_old_arithmetic_of_sharedadams_update_and_rounds_take_the_median():
+    """``adam-loop`` times the update a3c made before the fused kernel: it must be the same update
+    (else the comparison times two different things), and it must not be the fused kernel."""
+    import network_passes
+    import torch
+
+    from a3c.algorithm.optim import SharedAdam
+
+    def params() -> list[torch.nn.Parameter]:
+        g = torch.Generator().manual_seed(0)
+        return [torch.nn.Parameter(torch.randn(64, 9, generator=g)), torch.nn.Parameter(torch.randn(6, generator=g))]
+
+    fused_p, loop_p = params(), params()
+    fused, loop = SharedAdam(fused_p, lr=0.01), network_passes.LoopAdam(loop_p, lr=0.01)
+    assert type(loop)._update_group is not SharedAdam._update_group
+    g = torch.Generator().manual_seed(1)
+    for _ in range(20):
+        for p, q in zip(fused_p, loop_p, strict=True):
+            p.grad = torch.randn(p.shape, generator=g)
+            q.grad = p.grad.clone()
+        fused.step()
+        loop.step()
+    for p, q in zip(fused_p, loop_p, strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+    assert loop.state[loop_p[0]]["step"].item() == 20
+    rounds = [{"steps_per_s": r, "round": i} for i, r in enumerate([900.0, 1500.0, 1200.0, 1100.0])]
+    assert network_passes.median_round(rounds)["round"] == 3  # 1,100: the lower middle of four
+    assert network_passes.median_round(rounds[:3])["round"] == 2
+
+
 def test_a_run_with_rounds_of_one_solves_at_its_first_winning_episode_and_an_older_run_by_its_window(tmp_path):
     """Rounds of 1 (a deterministic game) must not fall back to the window of runs from before
     rounds, where 5 episodes with 5 different weights copies had to average >= 18."""
@@ -188,3 +218,14 @@ def test_eval_spacing_finds_each_phases_first_win_and_charges_the_evaluator_ever
     assert never["median_solve_step"] is None and never["median_solve_step_at_least"] == (4000 + 4000) / 2  # phase 1 counted at the end
     assert every_1k["median_minutes"] == (3000 * 0.004 + 7.0) / 2 / 60
     assert every_2k["median_minutes"] == ((4000 * 0.004 + 7.0) / 2 / 60 + (3000 * 0.004 + 4.0) / 2 / 60) / 2
+
+
+def test_the_lstm_weight_gradient_in_one_product_is_the_per_step_gradient():
+    """lstm_weight_grads.py times two ways to the same gradients; were they not the same (the hook
+    catching the wrong step, say), its saving would be no saving."""
+    import lstm_weight_grads
+
+    rollout = lstm_weight_grads.Rollout(envs=3, steps=4, inputs=10, units=6, seed=2)
+    per_step, batched = rollout.per_step(), rollout.batched()
+    assert lstm_weight_grads.max_difference(per_step, batched) < 1e-5
+    assert all(g.abs().sum() > 0 for g in per_step)

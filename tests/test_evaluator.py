@@ -263,3 +263,77 @@ def test_the_evaluation_process_plays_under_the_runs_stuck_guard(tmp_path, rule,
 
 def _moving_screen(seed, shared=None):
     return MovingScreenOneAction(shared)
+
+
+class SeedRecordingTraining(TrainingInReset):
+    """TrainingInReset that records, at each reset, the seed it was built with and the one it was
+    reset with."""
+
+    def __init__(self, shared, resets, built_with, seen):
+        super().__init__(shared, None, resets)
+        self.built_with = built_with
+        self.seen = seen
+
+    def reset(self, *, seed=None, options=None):
+        self.seen.append((self.built_with, seed))
+        return super().reset(seed=seed, options=options)
+
+
+def _evaluator_seeds_seen(tmp_path, eval_episodes, play):
+    """The (built with, reset with) seed pairs of every reset in the evaluation rounds that
+    ``play(config, task, shared)`` plays, against SeedRecordingTraining, until step 50."""
+    from a3c.algorithm.config import TrainConfig
+    from a3c.algorithm.task import Task, mlp_model
+    from a3c.runtime.shared import SharedState, process_context
+
+    shared = SharedState.create(MLPActorCritic(4, 2), None, process_context())
+    resets: list[int] = [0]
+    seen: list[tuple[int, int | None]] = []
+    task = Task("Scripted", lambda seed: SeedRecordingTraining(shared, resets, seed, seen), mlp_model)
+    config = TrainConfig(env_name="Scripted", num_processes=2, max_steps=50, eval_episodes=eval_episodes, seed=7)
+    play(config, task, shared)
+    return config, seen
+
+
+@pytest.mark.parametrize("eval_episodes", [1, 3])
+def test_every_round_resets_each_env_with_its_seed_so_the_normaliser_starts_afresh(tmp_path, eval_episodes):
+    """A round's episodes must depend on its weights alone: an env reset without its seed keeps the
+    running normaliser of the episodes before, and one long greedy Pong episode shifted it so far
+    that every later episode of the run was a 21-0 loss."""
+    from a3c.algorithm.evaluation import evaluator_seeds
+    from a3c.backends.local import evaluator_main
+    from a3c.runtime.run_dir import RunDir
+
+    def local(config, task, shared):
+        RunDir(tmp_path).create(force=True).start_metrics()
+        evaluator_main(2, config, task, shared, str(tmp_path), 0.0)
+
+    config, seen = _evaluator_seeds_seen(tmp_path, eval_episodes, local)
+    seeds = evaluator_seeds(2, config)
+    assert len(seeds) == eval_episodes == len(set(seeds)) and (eval_episodes > 1 or seeds == [7 + 2])
+    assert len(seen) >= 2 * eval_episodes  # two rounds at least: the later ones are seeded too
+    assert {built for built, _ in seen} == set(seeds)
+    assert all(reset_with == built for built, reset_with in seen)
+
+
+def test_the_ray_evaluator_resets_each_env_with_its_seed_every_round(tmp_path, monkeypatch):
+    ray = pytest.importorskip("ray")
+    from a3c.algorithm.evaluation import evaluator_seeds
+    from a3c.backends.ray.actors import Evaluator, flat_parameters
+
+    class NoNode:
+        @staticmethod
+        def get_node_id():
+            return "node"
+
+    monkeypatch.setattr(ray, "get_runtime_context", lambda: NoNode())
+
+    def rounds(config, task, shared):
+        evaluator = Evaluator(task)
+        evaluator.start(config)
+        while not shared.should_stop(config.max_steps):
+            evaluator.play(flat_parameters(shared.model))
+
+    config, seen = _evaluator_seeds_seen(tmp_path, 2, rounds)
+    assert len(seen) >= 6 and {built for built, _ in seen} == set(evaluator_seeds(2, config))
+    assert all(reset_with == built for built, reset_with in seen)

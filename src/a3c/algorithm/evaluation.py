@@ -147,15 +147,27 @@ def play_greedy_episode(
     return None if results is None else results[0]
 
 
-def build_evaluator(rank: int, config: TrainConfig, task: Task) -> tuple[list[gym.Env], RecurrentActorCritic]:
-    """The evaluator's envs, one per episode of a round (``eval_episodes``), and its network (in
-    eval mode), with the process seeded with ``seed + rank``. A round of one plays the env seeded
-    ``seed + rank``, as the seed's evaluator did; in larger rounds env i gets
-    :func:`a3c.algorithm.seeding.env_seed` of the evaluator's rank."""
-    seed_process(config.seed + rank)
+def evaluator_seeds(rank: int, config: TrainConfig) -> list[int]:
+    """The seed of each env of the evaluator's rounds: ``seed + rank`` for a round of one, as the
+    seed's evaluator used, else :func:`a3c.algorithm.seeding.env_seed` of it for env i.
+
+    Every round resets its envs with these seeds, so that a round's episodes depend on its weights
+    alone: the running normaliser starts afresh (and, under sticky actions, every round draws the
+    same random stream). Carried over, the normaliser's statistics drifted with the episodes
+    before: after one 27,000-step episode, every later greedy Pong episode of six runs was a 21-0
+    loss, while the same weights in a fresh env scored -3 to -1; a 10% shift of the normaliser's
+    mean alone turns that agent's game into 21-0 losses (docs/results.md, "The evaluator's
+    normaliser")."""
     n = config.eval_episodes
-    seeds = [config.seed + rank] if n == 1 else [env_seed(config.seed + rank, i) for i in range(n)]
-    envs = [task.make_env(seed) for seed in seeds]
+    return [config.seed + rank] if n == 1 else [env_seed(config.seed + rank, i) for i in range(n)]
+
+
+def build_evaluator(rank: int, config: TrainConfig, task: Task) -> tuple[list[gym.Env], RecurrentActorCritic]:
+    """The evaluator's envs, one per episode of a round (``eval_episodes``), each built with its
+    seed of :func:`evaluator_seeds`, and its network (in eval mode), with the process seeded with
+    ``seed + rank``."""
+    seed_process(config.seed + rank)
+    envs = [task.make_env(seed) for seed in evaluator_seeds(rank, config)]
     model = task.make_model(envs[0])
     model.eval()
     return envs, model

@@ -15,7 +15,7 @@ from typing import Any
 from torch import nn
 
 from a3c.algorithm.config import TrainConfig
-from a3c.algorithm.evaluation import build_evaluator, play_greedy_round
+from a3c.algorithm.evaluation import build_evaluator, evaluator_seeds, play_greedy_round
 from a3c.algorithm.optim import worker_optimizer
 from a3c.algorithm.task import Task
 from a3c.algorithm.worker import Worker, build_envs_and_model, worker_class
@@ -79,6 +79,7 @@ def evaluator_main(
     unblock_sigint()
     continue_when_orphaned()
     envs, model = build_evaluator(rank, config, task)
+    seeds = evaluator_seeds(rank, config)
     evaluations = EvaluationLog(RunDir(run_dir), task.env_id, config, start_time, best_reward)
     shared.mark_evaluator_ready()
     slot = shared.evaluator_slot
@@ -91,7 +92,7 @@ def evaluator_main(
         while not should_stop():
             model.load_state_dict(shared.model.state_dict())
             weights_step = shared.global_step
-            results = play_greedy_round(model, envs, config.max_episode_length, config.stuck_guard, should_stop=should_stop)
+            results = play_greedy_round(model, envs, config.max_episode_length, config.stuck_guard, should_stop=should_stop, seeds=seeds)
             if results is None:
                 break
             try:

@@ -28,7 +28,7 @@ from torch import nn
 from torch.optim import Optimizer
 
 from a3c.algorithm.config import TrainConfig
-from a3c.algorithm.evaluation import EpisodeResult, build_evaluator, play_greedy_round
+from a3c.algorithm.evaluation import EpisodeResult, build_evaluator, evaluator_seeds, play_greedy_round
 from a3c.algorithm.optim import make_optimizer, step_and_release, worker_optimizer
 from a3c.algorithm.task import Task
 from a3c.algorithm.worker import UpdateStats, Worker, build_envs_and_model, worker_class
@@ -233,6 +233,7 @@ class Evaluator:
 
     def start(self, config: TrainConfig) -> str:
         self.envs, self.model = build_evaluator(config.num_processes, config, self.task)
+        self.seeds = evaluator_seeds(config.num_processes, config)
         self.max_episode_length = config.max_episode_length
         self.stuck_guard = config.stuck_guard
         return ray.get_runtime_context().get_node_id()
@@ -242,6 +243,6 @@ class Evaluator:
         if not hasattr(self, "model"):  # Ray restarted the process between two rounds: the driver restarts it in turn
             raise RuntimeError("its process was restarted by Ray between rounds")
         set_flat_parameters(self.model, weights)
-        results = play_greedy_round(self.model, self.envs, self.max_episode_length, self.stuck_guard)
+        results = play_greedy_round(self.model, self.envs, self.max_episode_length, self.stuck_guard, seeds=self.seeds)
         assert results is not None  # no should_stop: the driver drops a round it no longer wants
         return results
