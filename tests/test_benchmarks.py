@@ -229,3 +229,15 @@ def test_the_lstm_weight_gradient_in_one_product_is_the_per_step_gradient():
     per_step, batched = rollout.per_step(), rollout.batched()
     assert lstm_weight_grads.max_difference(per_step, batched) < 1e-5
     assert all(g.abs().sum() > 0 for g in per_step)
+
+
+def test_normaliser_streaks_count_the_21_0_losses_after_each_truncated_episode(tmp_path):
+    import evaluator_normaliser
+
+    rows = [("-21.0", "terminated"), ("0.0", "truncated"), ("-21.0", "terminated"), ("-20.0", "terminated"), ("-21.0", "terminated")]
+    path = tmp_path / "metrics.csv"
+    path.write_text("global_steps,episode_reward,ended_by\n" + "".join(f"{i * 1000},{r},{e}\n" for i, (r, e) in enumerate(rows)))
+    old = tmp_path / "old.csv"
+    old.write_text("global_steps,episode_reward\n0,-21.0\n")  # from before the column existed
+    found = evaluator_normaliser.streaks([path, old])
+    assert found == [{"file": str(path), "global_steps": 1000, "score": 0.0, "episodes_after": 3, "lost_21_0_after": 2, "best_after": -20.0}]

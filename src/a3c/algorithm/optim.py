@@ -110,10 +110,10 @@ class SharedAdam(_SharedStateOptimizer):
     def _update_group(self, params: list[torch.Tensor], grads: list[torch.Tensor], group: dict) -> None:
         beta1, beta2 = group["betas"]
         states = [self.state[p] for p in params]
-        # torch's fused kernel, on the shared tensors: one pass over each parameter's memory, where
-        # the same update in separate tensor ops took 5x as long (1.4 ms against 0.26 ms for the
-        # Pong network, one EPYC thread; docs/results.md, "Fewer small ops"). It also adds 1 to
-        # each step count.
+        # torch's fused kernel, on the shared tensors: one pass over each parameter's memory. The
+        # same update in separate tensor ops took 1.8 ms of a Pong worker's update against 0.7
+        # (one EPYC thread; docs/results.md, "Fewer small ops in the optimiser step"). It also
+        # adds 1 to each step count.
         adam(
             params, grads, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states], [], [s["step"] for s in states],
             fused=True, amsgrad=False, beta1=beta1, beta2=beta2, lr=group["lr"], weight_decay=group["weight_decay"],
