@@ -299,7 +299,7 @@ def _evaluator_seeds_seen(tmp_path, eval_episodes, play):
 def test_every_round_resets_each_env_with_its_seed_so_the_normaliser_starts_afresh(tmp_path, eval_episodes):
     """A round's episodes must depend on its weights alone: an env reset without its seed keeps the
     running normaliser of the episodes before, and one long greedy Pong episode shifted it so far
-    that every later episode of the run was a 21-0 loss."""
+    that the later episodes of the run were 21-0 losses."""
     from a3c.algorithm.evaluation import evaluator_seeds
     from a3c.backends.local import evaluator_main
     from a3c.runtime.run_dir import RunDir

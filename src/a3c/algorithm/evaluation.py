@@ -154,10 +154,10 @@ def evaluator_seeds(rank: int, config: TrainConfig) -> list[int]:
     Every round resets its envs with these seeds, so that a round's episodes depend on its weights
     alone: the running normaliser starts afresh (and, under sticky actions, every round draws the
     same random stream). Carried over, the normaliser's statistics drifted with the episodes
-    before: after one 27,000-step episode, every later greedy Pong episode of six runs was a 21-0
-    loss, while the same weights in a fresh env scored -3 to -1; a 10% shift of the normaliser's
-    mean alone turns that agent's game into 21-0 losses (docs/results.md, "The evaluator's
-    normaliser")."""
+    before: after one 27,000-step episode, most later greedy Pong episodes of six runs were 21-0
+    losses (in four of them every one), while the last weights of one, in a fresh env, scored -3;
+    a 10% shift of the normaliser's mean alone turns that agent's game into 21-0 losses
+    (docs/results.md, "The evaluator's normaliser")."""
     n = config.eval_episodes
     return [config.seed + rank] if n == 1 else [env_seed(config.seed + rank, i) for i in range(n)]
 
