@@ -71,20 +71,17 @@ def play(checkpoint: str, mean_scale: float | None, std_scale: float, episodes: 
 
     policy = load_policy(checkpoint, seed=0)
     env = policy.env
+    seeds: list[int | None] | None = [0]
+    if mean_scale is not None:
+        mean, std = converged_statistics(env)
+        env.reset()
+        correction = 1 - env.alpha**CONVERGED_STEPS
+        env.num_steps = CONVERGED_STEPS
+        env.state_mean, env.state_std = mean * mean_scale * correction, std * std_scale * correction
+        seeds = None  # an unseeded reset keeps the statistics
     results = []
-    if mean_scale is None:
-        for _ in range(episodes):
-            result = play_greedy_round(policy.model, [env], 10**6, "screen", seeds=[0])
-            assert result is not None
-            results.append((result[0].reward, result[0].length))
-        return results
-    mean, std = converged_statistics(env)
-    env.reset()
-    correction = 1 - env.alpha**CONVERGED_STEPS
-    env.num_steps = CONVERGED_STEPS
-    env.state_mean, env.state_std = mean * mean_scale * correction, std * std_scale * correction
     for _ in range(episodes):
-        result = play_greedy_round(policy.model, [env], 10**6, "screen")
+        result = play_greedy_round(policy.model, [env], 10**6, "screen", seeds=seeds)
         assert result is not None
         results.append((result[0].reward, result[0].length))
     return results

@@ -279,7 +279,7 @@ class SeedRecordingTraining(TrainingInReset):
         return super().reset(seed=seed, options=options)
 
 
-def _evaluator_seeds_seen(tmp_path, eval_episodes, play):
+def _evaluator_seeds_seen(eval_episodes, play):
     """The (built with, reset with) seed pairs of every reset in the evaluation rounds that
     ``play(config, task, shared)`` plays, against SeedRecordingTraining, until step 50."""
     from a3c.algorithm.config import TrainConfig
@@ -308,7 +308,7 @@ def test_every_round_resets_each_env_with_its_seed_so_the_normaliser_starts_afre
         RunDir(tmp_path).create(force=True).start_metrics()
         evaluator_main(2, config, task, shared, str(tmp_path), 0.0)
 
-    config, seen = _evaluator_seeds_seen(tmp_path, eval_episodes, local)
+    config, seen = _evaluator_seeds_seen(eval_episodes, local)
     seeds = evaluator_seeds(2, config)
     assert len(seeds) == eval_episodes == len(set(seeds)) and (eval_episodes > 1 or seeds == [7 + 2])
     assert len(seen) >= 2 * eval_episodes  # two rounds at least: the later ones are seeded too
@@ -316,7 +316,7 @@ def test_every_round_resets_each_env_with_its_seed_so_the_normaliser_starts_afre
     assert all(reset_with == built for built, reset_with in seen)
 
 
-def test_the_ray_evaluator_resets_each_env_with_its_seed_every_round(tmp_path, monkeypatch):
+def test_the_ray_evaluator_resets_each_env_with_its_seed_every_round(monkeypatch):
     ray = pytest.importorskip("ray")
     from a3c.algorithm.evaluation import evaluator_seeds
     from a3c.backends.ray.actors import Evaluator, flat_parameters
@@ -334,6 +334,6 @@ def test_the_ray_evaluator_resets_each_env_with_its_seed_every_round(tmp_path, m
         while not shared.should_stop(config.max_steps):
             evaluator.play(flat_parameters(shared.model))
 
-    config, seen = _evaluator_seeds_seen(tmp_path, 2, rounds)
+    config, seen = _evaluator_seeds_seen(2, rounds)
     assert len(seen) >= 6 and {built for built, _ in seen} == set(evaluator_seeds(2, config))
     assert all(reset_with == built for built, reset_with in seen)
