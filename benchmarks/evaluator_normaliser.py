@@ -118,4 +118,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from a3c.errors import UserError
+
+    try:
+        main()
+    except (UserError, OSError) as error:  # a checkpoint or metrics file that is missing or unreadable
+        raise SystemExit(f"evaluator_normaliser.py: {error}") from None
