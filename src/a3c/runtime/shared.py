@@ -8,12 +8,13 @@ current weights, a step counter, and whether to stop.
 from __future__ import annotations
 
 import ctypes
+import math
 import multiprocessing as mp
 import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.context import BaseContext
 from typing import TYPE_CHECKING, Any, Final, cast
@@ -144,18 +145,24 @@ class SharedState:
     def should_stop(self, max_steps: int) -> bool:
         return self.stop_requested or self.global_step >= max_steps or self.trainer_gone()
 
+    def _wait(self, slot: int, until: Callable[[], bool], timeout_s: float = math.inf, poll_s: float = 0.05) -> None:
+        """Poll ``until()`` every ``poll_s`` seconds, beating for ``slot`` (waiting is not hanging),
+        until it is true, ``timeout_s`` passes, the run is stopped or the trainer has gone."""
+        deadline = time.monotonic() + timeout_s
+        while not until() and not self.stop_requested and not self.trainer_gone():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self.beat(slot)
+            time.sleep(min(poll_s, left))
+
     def sleep(self, seconds: float, slot: int) -> None:
         """Wait ``seconds``, or less if the run is stopped or the trainer has gone, beating for ``slot``."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and not self.stop_requested and not self.trainer_gone():
-            self.beat(slot)
-            time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+        self._wait(slot, lambda: False, timeout_s=seconds, poll_s=0.1)
 
     def wait_for_step(self, step: int, slot: int, max_steps: int) -> None:
         """Wait until the run has trained to global step ``step``, or should stop, beating for ``slot``."""
-        while self.global_step < step and not self.should_stop(max_steps):
-            self.beat(slot)
-            time.sleep(0.05)
+        self._wait(slot, lambda: self.global_step >= min(step, max_steps))
 
     def worker_link(self, slot: int, max_steps: int) -> SharedLink:
         """What the worker counting its steps in ``slot`` (its rank) links to."""
@@ -163,13 +170,8 @@ class SharedState:
 
     def wait_for_evaluator(self, slot: int, timeout_s: float = EVALUATOR_READY_TIMEOUT_S) -> None:
         """Block until the evaluator is ready, the run is stopped, or ``timeout_s`` passes (beating
-        for ``slot`` meanwhile: waiting is not hanging)."""
-        deadline = time.monotonic() + timeout_s
-        while not self.flags[1]:
-            if self.stop_requested or self.trainer_gone() or time.monotonic() > deadline:
-                return
-            self.beat(slot)
-            time.sleep(0.05)
+        for ``slot`` meanwhile)."""
+        self._wait(slot, lambda: bool(self.flags[1]), timeout_s=timeout_s)
 
 
 @dataclass
