@@ -142,7 +142,7 @@ def test_workers_build_the_life_loss_env_only_when_asked_and_the_evaluator_never
         assert not isinstance(plain if k == 1 else plain.envs[0], LifeLossEndsEpisode)
         plain.close()
     config = TrainConfig(env_name="ALE/Breakout-v5", num_processes=1, eval_episodes=2, terminal_on_life_loss=True)
-    envs, _ = build_evaluator(1, config, task)
+    envs, _, _ = build_evaluator(1, config, task)
     assert not any(isinstance(e, LifeLossEndsEpisode) for e in envs)
 
 

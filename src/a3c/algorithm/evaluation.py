@@ -162,15 +162,16 @@ def evaluator_seeds(rank: int, config: TrainConfig) -> list[int]:
     return [config.seed + rank] if n == 1 else [env_seed(config.seed + rank, i) for i in range(n)]
 
 
-def build_evaluator(rank: int, config: TrainConfig, task: Task) -> tuple[list[gym.Env], RecurrentActorCritic]:
+def build_evaluator(rank: int, config: TrainConfig, task: Task) -> tuple[list[gym.Env], RecurrentActorCritic, list[int]]:
     """The evaluator's envs, one per episode of a round (``eval_episodes``), each built with its
-    seed of :func:`evaluator_seeds`, and its network (in eval mode), with the process seeded with
-    ``seed + rank``."""
+    seed of :func:`evaluator_seeds`; its network (in eval mode), with the process seeded with
+    ``seed + rank``; and those seeds, with which every round resets the envs."""
     seed_process(config.seed + rank)
-    envs = [task.make_env(seed) for seed in evaluator_seeds(rank, config)]
+    seeds = evaluator_seeds(rank, config)
+    envs = [task.make_env(seed) for seed in seeds]
     model = task.make_model(envs[0])
     model.eval()
-    return envs, model
+    return envs, model, seeds
 
 
 @dataclass(frozen=True)

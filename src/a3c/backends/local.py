@@ -15,7 +15,7 @@ from typing import Any
 from torch import nn
 
 from a3c.algorithm.config import TrainConfig
-from a3c.algorithm.evaluation import build_evaluator, evaluator_seeds, play_greedy_round
+from a3c.algorithm.evaluation import build_evaluator, play_greedy_round
 from a3c.algorithm.optim import worker_optimizer
 from a3c.algorithm.task import Task
 from a3c.algorithm.worker import Worker, build_envs_and_model, worker_class
@@ -78,8 +78,7 @@ def evaluator_main(
     ``eval_interval_steps`` past those weights; again until the run stops."""
     unblock_sigint()
     continue_when_orphaned()
-    envs, model = build_evaluator(rank, config, task)
-    seeds = evaluator_seeds(rank, config)
+    envs, model, seeds = build_evaluator(rank, config, task)
     evaluations = EvaluationLog(RunDir(run_dir), task.env_id, config, start_time, best_reward)
     shared.mark_evaluator_ready()
     slot = shared.evaluator_slot

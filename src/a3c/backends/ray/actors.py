@@ -28,7 +28,7 @@ from torch import nn
 from torch.optim import Optimizer
 
 from a3c.algorithm.config import TrainConfig
-from a3c.algorithm.evaluation import EpisodeResult, build_evaluator, evaluator_seeds, play_greedy_round
+from a3c.algorithm.evaluation import EpisodeResult, build_evaluator, play_greedy_round
 from a3c.algorithm.optim import make_optimizer, step_and_release, worker_optimizer
 from a3c.algorithm.task import Task
 from a3c.algorithm.worker import UpdateStats, Worker, build_envs_and_model, worker_class
@@ -232,8 +232,7 @@ class Evaluator:
         self.task = task
 
     def start(self, config: TrainConfig) -> str:
-        self.envs, self.model = build_evaluator(config.num_processes, config, self.task)
-        self.seeds = evaluator_seeds(config.num_processes, config)
+        self.envs, self.model, self.seeds = build_evaluator(config.num_processes, config, self.task)
         self.max_episode_length = config.max_episode_length
         self.stuck_guard = config.stuck_guard
         return ray.get_runtime_context().get_node_id()
