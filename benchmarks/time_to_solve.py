@@ -17,6 +17,12 @@ the minutes and steps to solve. A seed whose run dir already holds a result (``r
 not trained again, so an interrupted series can be taken up where it stopped. ``--summarise-only``
 trains nothing: it scores a seed stopped by hand from its ``metrics.csv`` and writes the series'
 JSON, for a series stopped once its median was decided.
+
+Each solved seed's best weights then play ``--sticky-games`` greedy games (4 by default) under
+sticky actions (repeat-action probability 0.25, the field's protocol; Machado et al. 2018), and
+the result gives their mean beside the solve. It does not change the criterion: it says whether a
+solve learnt Pong or memorised one deterministic game, which scores near -20 under sticky actions.
+A seed measured before this check (its ``result.json`` has no ``sticky``) gets it on the next call.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from soak import machine_info  # noqa: E402
 from summarize_run import criterion, load, solve_point  # noqa: E402
 
+from a3c.cli.args import non_negative_int  # noqa: E402
 from a3c.runtime.run_dir import round_size_of  # noqa: E402
 
 
@@ -81,6 +88,30 @@ def score(run_dir: Path, command: list[str], threshold: float) -> dict[str, Any]
     }
 
 
+STICKY = 0.25
+
+
+def sticky_check(run_dir: Path, games: int) -> dict[str, Any] | None:
+    """``games`` greedy games of the run's best weights under sticky actions, or None if it failed."""
+    command = [sys.executable, "-m", "a3c", "evaluate", "--checkpoint", str(run_dir), "--episodes", str(games),
+               "--sticky", str(STICKY), "--json"]
+    print("sticky check:", " ".join(command), flush=True)
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"sticky check failed ({done.returncode}): {done.stderr.strip().splitlines()[-1:]}", flush=True)
+        return None
+    played = json.loads(done.stdout)
+    return {"sticky": STICKY, "global_step": played["global_step"], "episodes": played["episodes"],
+            "mean": played["mean_reward"]}
+
+
+def with_sticky_check(run: dict[str, Any], run_dir: Path, games: int) -> dict[str, Any]:
+    """The run's result, with the sticky check of its solve added if it solved and has none yet."""
+    if games == 0 or not run["solved"] or run.get("sticky") is not None:
+        return run
+    return {**run, "sticky": sticky_check(run_dir, games)}
+
+
 def spread(values: list[float]) -> dict[str, float] | None:
     """Median, min and max, or None when there is nothing to summarise."""
     if not values:
@@ -100,6 +131,7 @@ def summarise(runs: dict[int, dict[str, Any]]) -> dict[str, Any]:
         "minutes": spread([round(m, 2) for m in minutes]),
         "steps": spread(steps),
         "unsolved_counted_at_their_end": [seed for seed, r in runs.items() if not r["solved"]],
+        "solves_under_sticky_actions": spread([r["sticky"]["mean"] for r in runs.values() if r.get("sticky")]),
     }
 
 
@@ -114,21 +146,26 @@ def main() -> None:
     parser.add_argument("--summarise-only", action="store_true",
                         help="with --seeds: train nothing; a seed with no result.json (stopped by hand) is scored from "
                         "the metrics.csv in its run dir, and the series' JSON is written from what is there")
+    parser.add_argument("--sticky-games", type=non_negative_int, default=4,
+                        help=f"greedy games under sticky actions ({STICKY}) of each solve's best weights (default 4; 0 skips)")
     args, train_flags = parser.parse_known_args()
     train_flags = [f for f in train_flags if f != "--"]
 
     if args.summarise_only and not args.seeds:
         raise SystemExit("--summarise-only needs --seeds")
     if not args.seeds:
-        result = time_to_solve(args.run_dir, train_flags, args)
+        result = with_sticky_check(time_to_solve(args.run_dir, train_flags, args), args.run_dir, args.sticky_games)
     else:
         runs = {}
         for seed in args.seeds:
             run_dir = args.run_dir / f"seed-{seed}"
             done = run_dir / "result.json"
             if done.exists():
-                runs[seed] = json.loads(done.read_text())
+                measured = json.loads(done.read_text())
                 print(f"seed {seed}: already measured ({done})", flush=True)
+                runs[seed] = with_sticky_check(measured, run_dir, args.sticky_games)
+                if runs[seed] != measured:
+                    done.write_text(json.dumps(runs[seed], indent=2) + "\n")
                 continue
             seed_flags = [*train_flags, "--seed", str(seed)]
             if args.summarise_only:
@@ -138,6 +175,9 @@ def main() -> None:
                 print(f"seed {seed}: scored from its metrics.csv, not trained", flush=True)
             else:
                 runs[seed] = time_to_solve(run_dir, seed_flags, args)
+            # The result first, so a failed or interrupted check loses no training.
+            done.write_text(json.dumps(runs[seed], indent=2) + "\n")
+            runs[seed] = with_sticky_check(runs[seed], run_dir, args.sticky_games)
             done.write_text(json.dumps(runs[seed], indent=2) + "\n")
         result = {"machine": machine_info(), **summarise(runs), "runs": {str(seed): run for seed, run in runs.items()}}
     print(json.dumps(result))

@@ -78,7 +78,17 @@ def spawned_children(pid: int) -> list[int]:
     """The workers and evaluator that ``pid`` started, in start order: its forkserver's children
     (or its own spawned ones, where the start method is spawn)."""
     spawned = [c for c in children(pid) if "spawn_main" in _cmdline(c)]
-    return sorted(spawned + [c for server in forkservers(pid) for c in children(server)])
+    return sorted(spawned + [c for server in forkservers(pid) for c in children(server)], key=_start_order)
+
+
+def _start_order(pid: int) -> tuple[int, int]:
+    """When ``pid`` started (``/proc/PID/stat``'s starttime, in clock ticks), then the pid. Pids alone
+    are no order: they wrap past ``pid_max`` (32768 here), and the suite's threads use them up."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):  # exited and reaped between listing and reading
+        return 2**63, pid
+    return int(fields[19]), pid
 
 
 def kill_trainer_and_wait_for_its_children(proc: subprocess.Popen, stop_a_child_first: bool = False) -> list[int]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
@@ -167,8 +170,8 @@ def test_summarise_only_scores_a_seed_stopped_by_hand_from_its_metrics_and_train
     (tmp_path / "seed-3").mkdir()  # never started
     monkeypatch.setattr(time_to_solve, "time_to_solve", lambda *a, **k: pytest.fail("--summarise-only trained"))
     out = tmp_path / "series.json"
-    argv = ["time_to_solve.py", "--seeds", "1", "2", "--summarise-only", "--run-dir", str(tmp_path), "--out", str(out),
-            "--", "--entropy-coef", "0.03"]
+    argv = ["time_to_solve.py", "--seeds", "1", "2", "--summarise-only", "--sticky-games", "0", "--run-dir", str(tmp_path),
+            "--out", str(out), "--", "--entropy-coef", "0.03"]
     monkeypatch.setattr(sys, "argv", argv)
     time_to_solve.main()
     series = json.loads(out.read_text())
@@ -181,6 +184,67 @@ def test_summarise_only_scores_a_seed_stopped_by_hand_from_its_metrics_and_train
     monkeypatch.setattr(sys, "argv", [*argv[:3], "3", *argv[3:]])
     with pytest.raises(SystemExit, match="seed 3: nothing to summarise"):
         time_to_solve.main()
+
+
+def test_each_solve_is_checked_under_sticky_actions_once_and_the_series_gives_their_spread(tmp_path, monkeypatch):
+    """Seeds measured before the check get it on the next call; an unsolved seed is not played."""
+    base = {"command": "a3c train", "criterion": "c", "solved_mean": None, "last_wall_time_s": 700.0, "last_global_steps": 1_400_000}
+    results = {1: {**base, "solved": True, "solved_at_s": 600.0, "solved_at_steps": 1_000_000, "solved_mean": 20.0},
+               2: {**base, "solved": False, "solved_at_s": None, "solved_at_steps": None},
+               3: {**base, "solved": True, "solved_at_s": 500.0, "solved_at_steps": 900_000, "solved_mean": 18.0}}
+    for seed, result in results.items():
+        (tmp_path / f"seed-{seed}").mkdir()
+        (tmp_path / f"seed-{seed}" / "result.json").write_text(json.dumps(result))
+    checked: list[Path] = []
+
+    def fake_check(run_dir: Path, games: int) -> dict:
+        checked.append(run_dir)
+        return {"sticky": 0.25, "global_step": 1, "episodes": [-9.0] * games, "mean": -9.0 if run_dir.name == "seed-1" else -19.0}
+
+    monkeypatch.setattr(time_to_solve, "sticky_check", fake_check)
+    monkeypatch.setattr(time_to_solve, "time_to_solve", lambda *a, **k: pytest.fail("a measured seed was trained again"))
+    out = tmp_path / "series.json"
+    argv = ["time_to_solve.py", "--seeds", "1", "2", "3", "--run-dir", str(tmp_path), "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    time_to_solve.main()
+    assert checked == [tmp_path / "seed-1", tmp_path / "seed-3"]
+    series = json.loads(out.read_text())
+    assert series["solves_under_sticky_actions"] == {"median": -14.0, "min": -19.0, "max": -9.0}
+    assert series["runs"]["1"]["sticky"]["episodes"] == [-9.0] * 4 and "sticky" not in series["runs"]["2"]
+    kept = json.loads((tmp_path / "seed-1" / "result.json").read_text())
+    assert kept["sticky"]["mean"] == -9.0 and kept["solved_at_steps"] == 1_000_000
+    time_to_solve.main()
+    assert len(checked) == 2  # already checked: not played again
+
+    monkeypatch.setattr(sys, "argv", [*argv, "--sticky-games", "-1"])
+    with pytest.raises(SystemExit):
+        time_to_solve.main()
+
+
+@pytest.mark.slow
+def test_the_sticky_check_plays_the_run_dirs_best_weights_at_0_25_and_reads_evaluates_json(run_cli, tmp_path, monkeypatch):
+    """The JSON that ``a3c evaluate`` really prints (the shipped agent, a 40-step game) is what the
+    check reads; a failed evaluation gives None, so the next call tries again."""
+    import subprocess
+
+    code, out, err = run_cli("evaluate", "--episodes", "1", "--json", "--max-episode-length", "40", "--num-processes", "1")
+    assert code == 0, err
+    commands: list[list[str]] = []
+
+    def fake_run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        commands.append(command)
+        return subprocess.CompletedProcess(command, 0 if len(commands) == 1 else 1, out, "error: no checkpoint\n")
+
+    monkeypatch.setattr(time_to_solve.subprocess, "run", fake_run)
+    check = time_to_solve.sticky_check(tmp_path, 3)
+    evaluated = json.loads(out)
+    assert check == {"sticky": 0.25, "global_step": evaluated["global_step"], "episodes": evaluated["episodes"],
+                     "mean": evaluated["mean_reward"]}
+    command = commands[0]
+    assert command[1:4] == ["-m", "a3c", "evaluate"]
+    assert command[command.index("--checkpoint") + 1] == str(tmp_path) and command[command.index("--sticky") + 1] == "0.25"
+    assert command[command.index("--episodes") + 1] == "3"
+    assert time_to_solve.sticky_check(tmp_path, 3) is None
 
 
 def test_eval_spacing_finds_each_phases_first_win_and_charges_the_evaluator_every_episode_it_played(tmp_path):

@@ -212,8 +212,9 @@ def test_eval_rounds_leave_out_a_round_that_a_stop_cut_short():
     assert [len(played) for played in eval_rounds(rows(0, 10, 20), 1)] == [1, 1, 1]
 
 
-def _drain_all(events, count: int, timeout_s: float = 5.0) -> list:
-    """The queue's feeder thread delivers asynchronously: wait for ``count`` messages."""
+def _drain_all(events, count: int, timeout_s: float = 60.0) -> list:
+    """The queue's feeder thread delivers asynchronously: wait for ``count`` messages (as long as a
+    loaded machine may need; it returns as soon as they are there)."""
     import time
 
     from a3c.runtime.messages import drain

@@ -246,16 +246,23 @@ def test_cli_trains_pong_on_a_ray_cluster_resumes_through_ray_and_stops_on_sigte
     assert len(list(run.glob("events.out.tfevents.*"))) == 2
 
 
-def _when(predicate, then, timeout_s: float = 180.0) -> threading.Thread:
-    """Run ``then()`` in a thread once ``predicate()`` holds (checked every 50 ms)."""
+def _when(run, predicate, then, timeout_s: float = 180.0) -> threading.Thread:
+    """Run ``then()`` in a thread once ``predicate()`` holds (checked every 50 ms). If it never
+    holds, or either raises, the thread says why and stops ``run`` as a SIGTERM would: the test
+    then fails on its own checks, with the reason in its output, rather than hanging to its timeout."""
 
     def watch() -> None:
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if predicate():
-                then()
-                return
-            time.sleep(0.05)
+        try:
+            while time.monotonic() < deadline:
+                if predicate():
+                    then()
+                    return
+                time.sleep(0.05)
+            print(f"_when: {predicate} did not hold within {timeout_s:g} s", file=sys.stderr)
+        except Exception as error:  # reported, and the run stopped, below
+            print(f"_when: {error!r}", file=sys.stderr)
+        run.signals.received = signal.SIGTERM
 
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
@@ -300,8 +307,8 @@ def test_a_hung_ray_worker_is_killed_and_restarted(ray_session, tmp_path, capsys
         stopped["pid"] = ray_session.get(actor.pid.remote())
         os.kill(stopped["pid"], signal.SIGSTOP)
 
-    _when(lambda: run.slices.get("a3c-worker-1", 0) >= 2, stop_worker_1)
-    _when(lambda: run.restarts.get("a3c-worker-1", 0) >= 1 and run.slices.get("a3c-worker-1", 0) >= 4,
+    _when(run, lambda: run.slices.get("a3c-worker-1", 0) >= 2, stop_worker_1)
+    _when(run, lambda: run.restarts.get("a3c-worker-1", 0) >= 1 and run.slices.get("a3c-worker-1", 0) >= 4,
           lambda: setattr(run.signals, "received", signal.SIGTERM))  # then a SIGTERM, as the watch loop sees one
     with pytest.raises(Terminated):
         run.train()
@@ -333,7 +340,7 @@ def test_a_dead_parameter_server_stops_the_run_in_one_line_with_the_last_checkpo
 
     run = RayRun(_fault_config(checkpoint_interval_steps=500), run_dir=tmp_path / "run", task=corridor_task(), progress_interval_s=3600)
     latest = tmp_path / "run" / "checkpoints" / "latest.pt"
-    _when(lambda: latest.exists() and run.global_step > 2_000, lambda: ray_session.kill(ray_session.get_actor(run.actor_name("a3c-parameter-server"))))
+    _when(run, lambda: latest.exists() and run.global_step > 2_000, lambda: ray_session.kill(ray_session.get_actor(run.actor_name("a3c-parameter-server"))))
     with pytest.raises(TrainingFailed) as failed:
         run.train()
     kept = load_checkpoint(latest)
@@ -380,7 +387,7 @@ def test_plain_backend_ray_starts_its_own_ray_and_ctrl_c_stops_everything_as_on_
     assert proc.returncode == 130, err
     assert f"resume with: a3c train --resume {run}" in err and "Traceback" not in out + err
     assert load_checkpoint(run / "checkpoints" / "latest.pt")["global_step"] > 0
-    _, alive = psutil.wait_procs(started, timeout=30)
+    _, alive = psutil.wait_procs(started, timeout=90)  # Ray ends its own processes in its own time
     assert not alive, f"left running: {alive}"
 
 
@@ -401,8 +408,8 @@ def test_a_killed_ray_evaluator_is_restarted_and_evaluates_on(ray_session, tmp_p
         killed["rows"] = rows()
         ray_session.kill(ray_session.get_actor(run.actor_name(EVALUATOR)), no_restart=False)  # as after a crash
 
-    _when(lambda: rows() >= 3, kill_evaluator)
-    _when(lambda: run.restarts.get(EVALUATOR, 0) >= 1 and rows() >= killed["rows"] + 3,
+    _when(run, lambda: rows() >= 3, kill_evaluator)
+    _when(run, lambda: run.restarts.get(EVALUATOR, 0) >= 1 and rows() >= killed["rows"] + 3,
           lambda: setattr(run.signals, "received", signal.SIGTERM))
     with pytest.raises(Terminated):
         run.train()

@@ -44,27 +44,39 @@ def test_worker_reporter_sums_updates_and_sends_at_its_interval():
     assert len(events.items) == 1  # an empty window sends nothing
 
 
-def _burn_cpu(seconds: float) -> None:
-    start = time.process_time()
-    while time.process_time() - start < seconds:
-        pass
+class ProcessClock:
+    """Stands in for the ``time`` module in messages.py: CPU time moves only when the test says,
+    so the windows below do not depend on what else this process's threads did meanwhile."""
+
+    def __init__(self) -> None:
+        self.cpu_s = 100.0
+
+    def process_time(self) -> float:
+        return self.cpu_s
+
+    def monotonic(self) -> float:
+        return time.monotonic()
 
 
-def test_worker_reports_carry_the_cpu_time_used_since_the_last_one_and_none_is_lost():
+def test_worker_reports_carry_the_cpu_time_used_since_the_last_one_and_none_is_lost(monkeypatch):
+    import a3c.runtime.messages
+
+    clock = ProcessClock()
+    monkeypatch.setattr(a3c.runtime.messages, "time", clock)
     events = ListQueue()
     reporter = WorkerReporter(rank=0, events=events, interval_s=3600)
-    _burn_cpu(0.05)
+    clock.cpu_s += 0.05
     reporter.flush()  # no update yet: nothing sent, the CPU time waits
     assert events.items == []
-    _burn_cpu(0.05)
+    clock.cpu_s += 0.05
     reporter.record(_stats(1.0))
     reporter.flush()
     (report,) = events.items
-    assert 0.1 <= report.cpu_s < 5.0
-    _burn_cpu(0.02)
+    assert report.cpu_s == pytest.approx(0.1)
+    clock.cpu_s += 0.02
     reporter.record(_stats(1.0))
     reporter.flush()
-    assert 0.02 <= events.items[1].cpu_s < report.cpu_s  # only what came after the first report
+    assert events.items[1].cpu_s == pytest.approx(0.02)  # only what came after the first report
 
 
 def test_a_report_stays_one_atomic_pipe_write_however_many_episodes_end():

@@ -270,14 +270,14 @@ def test_sigterm_stops_every_process_and_saves_a_checkpoint(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=30)
-    assert time.monotonic() - start < 15  # documented: a stop within seconds (room for a loaded machine)
+    assert time.monotonic() - start < 25  # documented: a stop within seconds (room for a loaded machine)
     assert proc.returncode == 143, err
     assert "latest checkpoint saved" in err
     assert load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")["global_step"] > 0
     # The workers and the evaluator were joined before the trainer exited; multiprocessing's
     # resource tracker exits once it sees the trainer's end, a moment later on a busy machine.
     assert not any(proctree.alive(c) for c in workers_and_evaluator)
-    proctree.wait_for(lambda: not any(proctree.alive(c) for c in children), 15, "every child to exit")
+    proctree.wait_for(lambda: not any(proctree.alive(c) for c in children), 30, "every child to exit")
 
 
 def test_an_evaluator_spaced_by_steps_plays_weights_at_least_that_many_steps_apart(tmp_path):

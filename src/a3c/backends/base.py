@@ -419,12 +419,14 @@ class TrainingRun:
                 return
             if not self._poll():
                 return
-            self.step_samples.append((time.time() - self.start, self.global_step))
+            # One reading of the clocks and the step per pass: the sample that is kept, the time limit
+            # and the checkpoint interval then all see the same moment.
+            wall, now, step = time.time(), time.monotonic(), self.global_step
+            self.step_samples.append((wall - self.start, step))
             self._report()
-            if cfg.max_seconds is not None and time.time() - invocation_start >= cfg.max_seconds:
-                self._log(f"--max-seconds {cfg.max_seconds:g} reached at step {self.global_step:,}")
+            if cfg.max_seconds is not None and wall - invocation_start >= cfg.max_seconds:
+                self._log(f"--max-seconds {cfg.max_seconds:g} reached at step {step:,}")
                 return
-            now, step = time.monotonic(), self.global_step
             by_steps = cfg.checkpoint_interval_steps is not None and step - last_checkpoint_step >= cfg.checkpoint_interval_steps
             if now - last_checkpoint_time >= cfg.checkpoint_interval_s or by_steps:
                 self._save_latest()
