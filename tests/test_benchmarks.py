@@ -305,3 +305,38 @@ def test_normaliser_streaks_count_the_21_0_losses_after_each_truncated_episode(t
     old.write_text("global_steps,episode_reward\n0,-21.0\n")  # from before the column existed
     found = evaluator_normaliser.streaks([path, old])
     assert found == [{"file": str(path), "global_steps": 1000, "score": 0.0, "episodes_after": 3, "lost_21_0_after": 2, "best_after": -20.0}]
+
+
+def test_compare_series_counts_first_solves_with_runs_cut_short_as_ties_only_where_they_cannot_say(tmp_path, monkeypatch, capsys):
+    import compare_series
+    from compare_series import Run, first_to_solve
+
+    solved, unsolved = (lambda m: Run("x", m * 1e6, True)), (lambda m: Run("x", m * 1e6, False))
+    assert first_to_solve(solved(0.9), solved(1.2)) == 1.0 and first_to_solve(solved(1.2), solved(0.9)) == 0.0
+    assert first_to_solve(solved(0.9), unsolved(1.4)) == 1.0  # solved before the other stopped
+    assert first_to_solve(solved(1.5), unsolved(1.4)) == 0.5  # the other might have solved at 1.45M
+    assert first_to_solve(unsolved(1.4), solved(0.9)) == 0.0 and first_to_solve(unsolved(1.4), unsolved(1.5)) == 0.5
+
+    def series(path: Path, runs: dict[str, tuple[bool, float]]) -> str:
+        path.write_text(json.dumps({"runs": {seed: {"solved": ok, "solved_at_steps": steps if ok else None, "last_global_steps": steps}
+                                             for seed, (ok, steps) in runs.items()}}))
+        return str(path)
+
+    slow = series(tmp_path / "slow.json", {"1": (True, 1.3e6), "2": (False, 1.4e6), "3": (True, 1.2e6), "4": (True, 9e5)})
+    fast = series(tmp_path / "fast.json", {str(s): (True, 5e5 + 1e4 * s) for s in range(1, 6)})
+    out = tmp_path / "cmp.json"
+    # Seed 4 of the slow series left out: every fast run then solves before every slow one.
+    monkeypatch.setattr(sys, "argv", ["compare_series.py", "--a", f"{slow}:1,2,3", "--b", fast, "--permutations", "2000",
+                                      "--out", str(out)])
+    compare_series.main()
+    result = json.loads(out.read_text())
+    assert result["b_solves_first"] == 1.0 and result["p_value"] < 0.05
+    assert result["a"]["runs"] == 3 and result["a"]["solved"] == 2 and result["a"]["median_steps"] == 1.3e6
+    assert "B solves first in 100% of comparisons" in capsys.readouterr().out
+    # The same runs on both sides: no difference, and shuffles say so.
+    same = compare_series.compare(compare_series.load_runs(slow), compare_series.load_runs(slow), 2000)
+    assert same["b_solves_first"] == 0.5 and same["p_value"] > 0.5
+    for bad, message in ((f"{slow}:7", "no seed 7"), (str(tmp_path / "none.json"), "not a readable")):
+        monkeypatch.setattr(sys, "argv", ["compare_series.py", "--a", bad, "--b", fast])
+        with pytest.raises(SystemExit, match=message):
+            compare_series.main()
