@@ -9,7 +9,6 @@ The tests that need a running Ray share one simulated cluster of two 1-CPU nodes
 from __future__ import annotations
 
 import csv
-import dataclasses
 import os
 import signal
 import subprocess
@@ -167,10 +166,10 @@ def test_the_ray_backend_learns_the_corridor_through_a_killed_worker_actor(ray_s
 
     # The batched Corridor learning run of tests/test_training.py, with the same checks. Batches
     # keep the updates, and so the round trips to the server, few; the evaluator plays once every
-    # 3,000 global steps (--eval-interval 3000steps), where 9-step Corridor episodes one after
-    # another would keep the driver busy.
+    # 3,000 global steps, as there, where 9-step Corridor episodes one after another would keep
+    # the driver busy.
     # Early on, worker 1's actor process is killed: Ray restarts it and it trains on.
-    config = dataclasses.replace(corridor_learning_config("batched", max_restarts=1, eval_interval_steps=3000), eval_interval_s=0.0)
+    config = corridor_learning_config("batched", max_restarts=1)
     trainer = RayRun(config, run_dir=tmp_path / "run", task=corridor_task(), progress_interval_s=3600)
     killed: dict[str, int] = {}
 
