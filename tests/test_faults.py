@@ -46,11 +46,11 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 def test_checkpoints_by_steps_and_resume_carries_on_steps_optimiser_best_score_and_metrics(tmp_path, monkeypatch):
-    samples_at_save: list[int] = []  # how many polls the trainer had made at each checkpoint
+    saves: list[tuple[int, int]] = []  # (polls the trainer had made, global step) at each checkpoint
     original = LocalRun._save_latest
 
     def recording(self):
-        samples_at_save.append(len(self.step_samples))
+        saves.append((len(self.step_samples), self.global_step))
         return original(self)
 
     monkeypatch.setattr(LocalRun, "_save_latest", recording)
@@ -61,8 +61,8 @@ def test_checkpoints_by_steps_and_resume_carries_on_steps_optimiser_best_score_a
     # A killed run loses at most one interval: each checkpoint came at the first poll (every 0.2 s)
     # that saw 500 steps since the last. How many steps one poll spans depends on the machine, so
     # the check is by polls, not by a bound on the gap.
-    assert samples_at_save[0] == 0  # step 0's, so that a run killed before its first interval can resume
-    periodic = samples_at_save[1:-1]  # the last one is the final checkpoint
+    assert saves[0] == (0, 0)  # step 0's, so that a run killed before its first interval can resume
+    periodic = [polls for polls, _ in saves[1:-1]]  # the last one is the final checkpoint
     assert len(periodic) >= 2
     polled = [step for _, step in first.step_samples]
     last_saved = 0
