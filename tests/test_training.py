@@ -225,7 +225,7 @@ def test_short_real_pong_run_then_evaluate(tmp_path, run_cli):
     saved = yaml.safe_load((run / "config.yaml").read_text())
     # A plain `a3c train` runs the fast preset; flags still win.
     assert saved["seed"] == 3 and saved["num_processes"] == 2 and saved["max_steps"] == 2000 and saved["envs_per_worker"] == 2
-    assert (saved["num_steps"], saved["lr"]) == (5, 0.0002)
+    assert (saved["num_steps"], saved["lr"]) == (10, 0.0003)
     latest = load_checkpoint(run / "checkpoints" / "latest.pt")
     assert latest["env_id"] == "PongDeterministic-v4" and latest["global_step"] >= 2000
     assert latest["num_actions"] == 6
