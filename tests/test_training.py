@@ -56,7 +56,7 @@ def _sampled_success_rate(model: torch.nn.Module | None, episodes: int, seed: in
 #: several rows before the run ends.
 CORRIDOR_RUNS = {
     # At 24,000 steps the classic run had not yet learned in 2 of 16 runs beside a CPU hog (and in
-    # one full-suite run of five); at 40,000, 16 of 16 succeeded in >= 96% of sampled episodes.
+    # once in a full-suite run); at 40,000, 16 of 16 succeeded in >= 96% of sampled episodes.
     "classic": dict(envs_per_worker=1, max_steps=40_000, lr=1e-3),
     "batched": dict(envs_per_worker=4, max_steps=30_000, lr=3e-3),
 }
