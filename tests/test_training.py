@@ -55,8 +55,8 @@ def _sampled_success_rate(model: torch.nn.Module | None, episodes: int, seed: in
 #: between them; train_metrics.csv gets a row every 0.5 s, so that even a fast machine writes
 #: several rows before the run ends.
 CORRIDOR_RUNS = {
-    # At 24,000 steps the classic run had not yet learned in 2 of 16 runs beside a CPU hog (and in
-    # once in a full-suite run); at 40,000, 16 of 16 succeeded in >= 96% of sampled episodes.
+    # At 24,000 steps the classic run had not yet learned in 2 of 16 runs beside a CPU hog, and
+    # once in a full-suite run; at 40,000, 16 of 16 succeeded in >= 96% of sampled episodes.
     "classic": dict(envs_per_worker=1, max_steps=40_000, lr=1e-3),
     "batched": dict(envs_per_worker=4, max_steps=30_000, lr=3e-3),
 }
