@@ -26,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from time_to_solve import steps_of
+
+from a3c.cli.args import positive_int
 
 
 class Run:
@@ -52,12 +55,7 @@ def load_runs(spec: str) -> list[Run]:
     missing = [s for s in wanted if s not in runs]
     if missing:
         raise SystemExit(f"{path}: no seed {', '.join(missing)} (it has {', '.join(runs)})")
-    out = []
-    for seed in wanted:
-        run = runs[seed]
-        steps = run["solved_at_steps"] if run["solved"] else run["last_global_steps"]
-        out.append(Run(f"{path}:{seed}", float(steps), bool(run["solved"])))
-    return out
+    return [Run(f"{path}:{seed}", steps_of(runs[seed]), bool(runs[seed]["solved"])) for seed in wanted]
 
 
 def first_to_solve(b: Run, a: Run) -> float:
@@ -104,11 +102,9 @@ def main() -> None:
     parser.add_argument("--a", nargs="+", required=True, metavar="FILE[:SEEDS]", help="the series of setting A")
     parser.add_argument("--b", nargs="+", required=True, metavar="FILE[:SEEDS]", help="the series of setting B")
     parser.add_argument("--labels", nargs=2, default=["A", "B"], metavar=("A", "B"))
-    parser.add_argument("--permutations", type=int, default=20_000)
+    parser.add_argument("--permutations", type=positive_int, default=20_000)
     parser.add_argument("--out", type=Path, help="write the comparison as JSON here")
     args = parser.parse_args()
-    if args.permutations < 1:
-        raise SystemExit("--permutations must be at least 1")
 
     a = [run for spec in args.a for run in load_runs(spec)]
     b = [run for spec in args.b for run in load_runs(spec)]

@@ -119,12 +119,17 @@ def spread(values: list[float]) -> dict[str, float] | None:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
+def steps_of(run: dict[str, Any]) -> float:
+    """Steps to solve, or for a run that did not solve the steps where it stopped (a lower bound)."""
+    return float(run["solved_at_steps"] if run["solved"] else run["last_global_steps"] or 0.0)
+
+
 def summarise(runs: dict[int, dict[str, Any]]) -> dict[str, Any]:
     """The series: how many seeds solved, and the median and spread of minutes and steps to solve.
     A seed that did not solve is counted at its last figures (a lower bound), so the median never
     flatters a series where some seeds failed."""
     minutes = [(r["solved_at_s"] if r["solved"] else r["last_wall_time_s"] or 0.0) / 60 for r in runs.values()]
-    steps = [float(r["solved_at_steps"] if r["solved"] else r["last_global_steps"] or 0.0) for r in runs.values()]
+    steps = [steps_of(r) for r in runs.values()]
     return {
         "seeds": sorted(runs),
         "solved": sum(r["solved"] for r in runs.values()),
@@ -161,24 +166,22 @@ def main() -> None:
             run_dir = args.run_dir / f"seed-{seed}"
             done = run_dir / "result.json"
             if done.exists():
-                measured = json.loads(done.read_text())
+                run = json.loads(done.read_text())
                 print(f"seed {seed}: already measured ({done})", flush=True)
-                runs[seed] = with_sticky_check(measured, run_dir, args.sticky_games)
-                if runs[seed] != measured:
-                    done.write_text(json.dumps(runs[seed], indent=2) + "\n")
-                continue
-            seed_flags = [*train_flags, "--seed", str(seed)]
-            if args.summarise_only:
-                if not (run_dir / "metrics.csv").exists():
-                    raise SystemExit(f"seed {seed}: nothing to summarise, {run_dir / 'metrics.csv'} does not exist")
-                runs[seed] = score(run_dir, train_command(run_dir, seed_flags, args), args.threshold)
-                print(f"seed {seed}: scored from its metrics.csv, not trained", flush=True)
             else:
-                runs[seed] = time_to_solve(run_dir, seed_flags, args)
-            # The result first, so a failed or interrupted check loses no training.
-            done.write_text(json.dumps(runs[seed], indent=2) + "\n")
-            runs[seed] = with_sticky_check(runs[seed], run_dir, args.sticky_games)
-            done.write_text(json.dumps(runs[seed], indent=2) + "\n")
+                seed_flags = [*train_flags, "--seed", str(seed)]
+                if args.summarise_only:
+                    if not (run_dir / "metrics.csv").exists():
+                        raise SystemExit(f"seed {seed}: nothing to summarise, {run_dir / 'metrics.csv'} does not exist")
+                    run = score(run_dir, train_command(run_dir, seed_flags, args), args.threshold)
+                    print(f"seed {seed}: scored from its metrics.csv, not trained", flush=True)
+                else:
+                    run = time_to_solve(run_dir, seed_flags, args)
+                # The result first, so a failed or interrupted check loses no training.
+                done.write_text(json.dumps(run, indent=2) + "\n")
+            runs[seed] = with_sticky_check(run, run_dir, args.sticky_games)
+            if runs[seed] is not run:
+                done.write_text(json.dumps(runs[seed], indent=2) + "\n")
         result = {"machine": machine_info(), **summarise(runs), "runs": {str(seed): run for seed, run in runs.items()}}
     print(json.dumps(result))
     if args.out:
